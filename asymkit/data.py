@@ -1,0 +1,415 @@
+"""Datasets in BEIR's three dicts, built offline from docstrings, plus BEIR folder I/O.
+
+Data travels as BEIR does it:
+
+    corpus  = {doc_id: {"title": str, "text": str}}
+    queries = {query_id: text}
+    qrels   = {query_id: {doc_id: relevance}}      # relevance: int, > 0 means relevant
+
+The embedded default dataset is *built on your machine* from text that is already
+there: the docstrings of the running Python's standard library, read with ``ast``
+(no module is imported). For each docstring with a summary paragraph and a body,
+
+    query    = the summary (first paragraph), whitespace collapsed
+    document = the rest of the docstring       (its one relevant document)
+
+so the task is asymmetric by construction: short queries, long documents. Both ids
+are the qualified name (``json.JSONEncoder.default``). Train/dev/test membership is
+decided by a hash of that name, so an item lands in the same split on every machine.
+The result is cached in BEIR layout under ``asymkit.settings.cache_dir()``.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import re
+import shutil
+import sys
+import sysconfig
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from . import settings
+
+Corpus = dict[str, dict[str, str]]
+Queries = dict[str, str]
+Qrels = dict[str, dict[str, int]]
+
+SPLITS = ("train", "dev", "test")
+BUILDER_VERSION = 1  # bump when the harvesting rules change: old caches are then ignored
+
+# Folders of the standard library that hold tests, demos or vendored code, not documentation.
+_SKIP_DIRS = {"test", "tests", "idlelib", "lib2to3", "turtledemo", "ensurepip", "site-packages",
+              "dist-packages", "__pycache__", "venv", "__phello__"}
+_MIN_SUMMARY_WORDS = 4   # "Return self." is not a query
+_MIN_BODY_WORDS = 8      # nor is a one-line body a document
+_SIGNATURE = re.compile(r"^[\w.]+\(.*\)\s*(->.*)?$")  # summaries that are only a call signature
+
+
+@dataclass(frozen=True)
+class DocstringPair:
+    """One harvested item: ``summary`` is the query, ``body`` its relevant document."""
+
+    qualname: str
+    summary: str
+    body: str
+
+
+@dataclass
+class RetrievalDataset:
+    """A corpus shared by every split, and per split the queries and their qrels."""
+
+    name: str
+    corpus: Corpus
+    queries: dict[str, Queries] = field(default_factory=dict)  # split -> queries
+    qrels: dict[str, Qrels] = field(default_factory=dict)      # split -> qrels
+
+    def split(self, name: str) -> tuple[Queries, Qrels]:
+        """The ``(queries, qrels)`` of one split, e.g. ``ds.split("test")``."""
+        if name not in self.queries:
+            raise ValueError(f"split {name!r} is not in dataset {self.name!r}; it has {sorted(self.queries)}")
+        return self.queries[name], self.qrels[name]
+
+    def sizes(self) -> dict[str, int]:
+        """Number of documents and of queries per split."""
+        out = {"corpus": len(self.corpus)}
+        out.update({f"{s} queries": len(q) for s, q in self.queries.items()})
+        return out
+
+
+# --------------------------------------------------------------------------- harvesting
+
+def split_of(qualname: str) -> str:
+    """Deterministic split of an item: 60% train, 20% dev, 20% test by SHA-1 of its name."""
+    bucket = int(hashlib.sha1(qualname.encode("utf-8")).hexdigest(), 16) % 100
+    return "train" if bucket < 60 else "dev" if bucket < 80 else "test"
+
+
+def in_fast_subset(qualname: str) -> bool:
+    """The deterministic quarter of the items that fast mode keeps."""
+    return int(hashlib.sha1(b"fast:" + qualname.encode("utf-8")).hexdigest(), 16) % 4 == 0
+
+
+def _module_name(path: Path, root: Path, prefix: str) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([p for p in [prefix, *parts] if p])
+
+
+def iter_docstrings(root: Path, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Yield ``(qualified name, cleaned docstring)`` for every module, class and function
+    under ``root``, parsed with ``ast`` (nothing is imported or executed).
+
+    Nested definitions are followed (``module.Class.method``); files that do not parse
+    under the running Python are skipped.
+    """
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*.py")
+                   if not (set(p.relative_to(root).parts[:-1]) & _SKIP_DIRS)
+                   and not p.name.startswith("test_"))
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
+            continue
+        yield from _walk(tree, _module_name(path, root, prefix))
+
+
+def _walk(node: ast.AST, qualname: str) -> Iterator[tuple[str, str]]:
+    doc = ast.get_docstring(node, clean=True)
+    if doc:
+        yield qualname, doc
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from _walk(child, f"{qualname}.{child.name}")
+
+
+def docstring_pairs(docstrings: Iterable[tuple[str, str]]) -> list[DocstringPair]:
+    """Turn docstrings into (summary → body) pairs, skipping trivial items and duplicates.
+
+    Skipped: no body paragraph, a summary under 4 words or a body under 8, a summary that is
+    only a call signature, and any repeat of a name, a summary or a body already taken
+    (the first in sorted name order wins, so the result does not depend on file order).
+    """
+    pairs: list[DocstringPair] = []
+    seen_names: set[str] = set()
+    seen_summaries: set[str] = set()
+    seen_bodies: set[str] = set()
+    for qualname, doc in sorted(docstrings):
+        parts = re.split(r"\n\s*\n", doc.strip(), maxsplit=1)
+        if len(parts) < 2:
+            continue
+        summary = " ".join(parts[0].split())
+        body = parts[1].strip()
+        if len(summary.split()) < _MIN_SUMMARY_WORDS or len(body.split()) < _MIN_BODY_WORDS:
+            continue
+        if _SIGNATURE.match(summary):
+            continue
+        if qualname in seen_names or summary in seen_summaries or body in seen_bodies:
+            continue
+        seen_names.add(qualname)
+        seen_summaries.add(summary)
+        seen_bodies.add(body)
+        pairs.append(DocstringPair(qualname, summary, body))
+    return pairs
+
+
+def dataset_from_pairs(name: str, pairs: list[DocstringPair]) -> RetrievalDataset:
+    """A :class:`RetrievalDataset` with every body in the corpus and queries split by hash."""
+    if not pairs:
+        raise ValueError(f"dataset {name!r} has no items: check the source folder holds Python files with docstrings")
+    corpus = {p.qualname: {"title": "", "text": p.body} for p in pairs}
+    ds = RetrievalDataset(name, corpus, {s: {} for s in SPLITS}, {s: {} for s in SPLITS})
+    for p in pairs:
+        s = split_of(p.qualname)
+        ds.queries[s][p.qualname] = p.summary
+        ds.qrels[s][p.qualname] = {p.qualname: 1}
+    return ds
+
+
+def stdlib_root() -> Path:
+    """The folder of the running Python's standard library."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def build_stdlib_dataset() -> RetrievalDataset:
+    """Harvest the standard library's docstrings into the embedded dataset (a few seconds)."""
+    return dataset_from_pairs(_stdlib_name(), docstring_pairs(iter_docstrings(stdlib_root())))
+
+
+def _stdlib_name() -> str:
+    return f"stdlib-docstrings-py{sys.version_info.major}.{sys.version_info.minor}-v{BUILDER_VERSION}"
+
+
+# --------------------------------------------------------------------------- fast mode
+
+def subset(ds: RetrievalDataset, keep: Iterable[str], name: str | None = None) -> RetrievalDataset:
+    """The dataset restricted to the items (query ids) in ``keep`` and the documents they judge."""
+    keep = set(keep)
+    queries = {s: {q: t for q, t in qs.items() if q in keep} for s, qs in ds.queries.items()}
+    qrels = {s: {q: r for q, r in qr.items() if q in keep} for s, qr in ds.qrels.items()}
+    docs = {d for qr in qrels.values() for rels in qr.values() for d in rels}
+    corpus = {d: v for d, v in ds.corpus.items() if d in docs}
+    return RetrievalDataset(name or ds.name, corpus, queries, qrels)
+
+
+# --------------------------------------------------------------------------- the embedded dataset
+
+def load_stdlib(fast: bool | None = None, rebuild: bool = False) -> RetrievalDataset:
+    """The embedded default dataset: standard-library docstrings, cached in BEIR layout.
+
+    Args:
+        fast: keep only a deterministic quarter of the items (default: ``settings.fast_mode()``).
+        rebuild: ignore the cache and harvest again.
+
+    The cache lives in ``cache_dir()/datasets/<name>/`` with a manifest of checksums; a cache
+    that is missing, corrupt or from another harvesting version is rebuilt (never a folder
+    the user made: only asymkit's own cache folder is touched).
+    """
+    fast = settings.fast_mode() if fast is None else fast
+    folder = settings.cache_dir() / "datasets" / _stdlib_name()
+    ds = None
+    if folder.exists() and not rebuild:
+        try:
+            ds = _read_cached(folder)
+        except (ValueError, FileNotFoundError, OSError) as err:
+            warnings.warn(f"the dataset cache {folder} is unreadable ({err}); rebuilding it", stacklevel=2)
+    if ds is None:
+        ds = build_stdlib_dataset()
+        _write_cached(ds, folder)
+    if fast:
+        ds = subset(ds, [q for qs in ds.queries.values() for q in qs if in_fast_subset(q)], ds.name + "-fast")
+    return ds
+
+
+def _read_cached(folder: Path) -> RetrievalDataset:
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{manifest_path} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"manifest is not JSON: {err}") from None
+    for rel, digest in manifest["sha256"].items():
+        if _sha256(folder / rel) != digest:
+            raise ValueError(f"{rel} does not match its checksum")
+    corpus = read_corpus(folder / "corpus.jsonl")
+    all_queries = read_queries(folder / "queries.jsonl")
+    ds = RetrievalDataset(manifest["name"], corpus)
+    for s in SPLITS:
+        qrels = read_qrels(folder / "qrels" / f"{s}.tsv")
+        ds.qrels[s] = qrels
+        ds.queries[s] = {q: all_queries[q] for q in qrels}
+    return ds
+
+
+def _write_cached(ds: RetrievalDataset, folder: Path) -> None:
+    """Write atomically: a temporary sibling folder is filled, then renamed into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    try:
+        write_beir(tmp, ds.corpus, {q: t for qs in ds.queries.values() for q, t in qs.items()}, ds.qrels)
+        files = ["corpus.jsonl", "queries.jsonl", *[f"qrels/{s}.tsv" for s in ds.qrels]]
+        manifest = {"name": ds.name, "sizes": ds.sizes(), "sha256": {f: _sha256(tmp / f) for f in files}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)  # our own cache folder, found corrupt or stale
+        tmp.replace(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- BEIR folders
+
+def load_beir(folder: str | Path, split: str = "test") -> tuple[Corpus, Queries, Qrels]:
+    """Load a BEIR-layout folder you downloaded (SciFact, NFCorpus, ...).
+
+    Expects ``corpus.jsonl`` (``{"_id", "title", "text"}`` per line), ``queries.jsonl``
+    (``{"_id", "text"}``) and ``qrels/<split>.tsv`` (``query-id  corpus-id  score``, with or
+    without the header). Returns ``(corpus, queries, qrels)`` with queries restricted to the
+    ones judged in that split. Raises ``FileNotFoundError`` for a missing folder or file and
+    ``ValueError`` (with the line number) for a malformed line or a judgement naming an
+    unknown query or document.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"BEIR folder {folder} does not exist: download and unzip the dataset "
+            "(it must contain corpus.jsonl, queries.jsonl and qrels/<split>.tsv) and pass its path")
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.exists():
+        have = sorted(p.stem for p in (folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
+        raise FileNotFoundError(f"{qrels_path} is missing; splits found in {folder / 'qrels'}: {have or 'none'}")
+    corpus = read_corpus(folder / "corpus.jsonl")
+    queries = read_queries(folder / "queries.jsonl")
+    qrels = read_qrels(qrels_path)
+    unknown_q = sorted(set(qrels) - set(queries))
+    if unknown_q:
+        raise ValueError(f"{qrels_path} judges {len(unknown_q)} queries missing from queries.jsonl "
+                         f"(e.g. {unknown_q[:3]}): the files come from different versions of the dataset")
+    check_qrels(qrels, corpus, where=str(qrels_path))
+    return corpus, {q: queries[q] for q in qrels}, qrels
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: a BEIR folder needs corpus.jsonl and queries.jsonl")
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{lineno} is not valid JSON ({err.msg}): fix or re-download the file") from None
+            if not isinstance(row, dict) or "_id" not in row:
+                raise ValueError(f"{path}:{lineno} has no \"_id\" field: each line must be an object with \"_id\"")
+            yield lineno, row
+
+
+def read_corpus(path: str | Path) -> Corpus:
+    """Read a BEIR ``corpus.jsonl`` into ``{doc_id: {"title", "text"}}``."""
+    corpus: Corpus = {}
+    for lineno, row in _jsonl(Path(path)):
+        if not isinstance(row.get("text"), str):
+            raise ValueError(f"{path}:{lineno} has no string \"text\" field")
+        corpus[str(row["_id"])] = {"title": str(row.get("title") or ""), "text": row["text"]}
+    if not corpus:
+        raise ValueError(f"{path} holds no documents")
+    return corpus
+
+
+def read_queries(path: str | Path) -> Queries:
+    """Read a BEIR ``queries.jsonl`` into ``{query_id: text}``."""
+    queries: Queries = {}
+    for lineno, row in _jsonl(Path(path)):
+        if not isinstance(row.get("text"), str):
+            raise ValueError(f"{path}:{lineno} has no string \"text\" field")
+        queries[str(row["_id"])] = row["text"]
+    if not queries:
+        raise ValueError(f"{path} holds no queries")
+    return queries
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read a BEIR qrels TSV (``query-id  corpus-id  score``) into ``{qid: {doc_id: score}}``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing")
+    qrels: Qrels = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        for lineno, row in enumerate(csv.reader(f, delimiter="\t"), 1):
+            if not row or not "".join(row).strip():
+                continue
+            if lineno == 1 and row[0].strip().lower() in {"query-id", "query_id", "qid"}:
+                continue  # header
+            if len(row) != 3:
+                raise ValueError(f"{path}:{lineno} has {len(row)} tab-separated fields, expected 3 "
+                                 "(query-id, corpus-id, score)")
+            try:
+                score = int(row[2])
+            except ValueError:
+                raise ValueError(f"{path}:{lineno} has score {row[2]!r}, expected an integer") from None
+            qrels.setdefault(row[0], {})[row[1]] = score
+    if not qrels:
+        raise ValueError(f"{path} holds no judgements")
+    return qrels
+
+
+def write_beir(folder: str | Path, corpus: Corpus, queries: Queries, qrels: dict[str, Qrels],
+               overwrite: bool = False) -> Path:
+    """Write a dataset in BEIR layout; ``qrels`` maps split name to that split's qrels.
+
+    Refuses to write into a folder that already holds any of those files unless
+    ``overwrite=True``, so nothing you made is replaced by accident.
+    """
+    folder = Path(folder)
+    targets = [folder / "corpus.jsonl", folder / "queries.jsonl", *[folder / "qrels" / f"{s}.tsv" for s in qrels]]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} already exists: choose an empty folder or pass overwrite=True")
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as f:
+        for d, doc in corpus.items():
+            f.write(json.dumps({"_id": d, "title": doc.get("title", ""), "text": doc["text"]}, ensure_ascii=False) + "\n")
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as f:
+        for q, text in queries.items():
+            f.write(json.dumps({"_id": q, "text": text}, ensure_ascii=False) + "\n")
+    for s, qr in qrels.items():
+        with (folder / "qrels" / f"{s}.tsv").open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, delimiter="\t", lineterminator="\n")
+            w.writerow(["query-id", "corpus-id", "score"])
+            for q, rels in qr.items():
+                for d, score in rels.items():
+                    w.writerow([q, d, score])
+    return folder
+
+
+# --------------------------------------------------------------------------- checks
+
+def check_qrels(qrels: Qrels, corpus: Corpus | Iterable[str], where: str = "qrels") -> None:
+    """Raise ``ValueError`` if qrels are empty or name documents that are not in the corpus."""
+    if not qrels:
+        raise ValueError(f"{where} is empty: pass at least one judged query")
+    doc_ids = corpus.keys() if isinstance(corpus, dict) else set(corpus)
+    unknown = sorted({d for rels in qrels.values() for d in rels if d not in doc_ids})
+    if unknown:
+        raise ValueError(f"{where} names {len(unknown)} documents that are not in the corpus (e.g. {unknown[:3]}): "
+                         "evaluate against the corpus the judgements were made for")
+
+
+def doc_text(doc: dict[str, str]) -> str:
+    """The text a model sees for a BEIR document: ``title + " " + text`` (title may be empty)."""
+    title = (doc.get("title") or "").strip()
+    return f"{title} {doc['text']}" if title else doc["text"]

