@@ -1,0 +1,105 @@
+"""The course benchmark: lesson wall times and each lesson's headline numbers, measured here.
+
+    asymkit-bench                       # every lesson, default and fast mode, your cache
+    asymkit-bench --cold                # first run on an empty cache, then a cached re-run
+    asymkit-bench --lessons 01_bi_encoder --modes fast
+    asymkit-bench --no-notebooks        # headline numbers only
+
+Wall time is for the solution notebook, top to bottom in a fresh kernel. "first run" uses
+your cache as it is (or an empty one with ``--cold``); "re-run" follows it on the cache the
+first run filled. Later lessons add their own rows to ``HEADLINES``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from . import course
+
+MODES = {"default": "0", "fast": "1"}
+
+
+def lesson01_headlines(fast: bool) -> list[tuple[str, str]]:
+    """Dataset sizes and test-split quality of MiniLM (cosine) and BM25."""
+    from . import data, encoders, lexical, metrics, search
+
+    ds = data.load_stdlib(fast=fast)
+    queries, qrels = ds.split("test")
+    enc = encoders.BiEncoder()
+    doc_ids, D = enc.encode_corpus(ds.corpus)
+    query_ids, Q = enc.encode_queries(queries)
+    k = min(1000, len(doc_ids))
+    measures = ["NDCG@10", "MRR@10", "Recall@100"]
+    rows = [("dataset", ", ".join(f"{n} {v}" for n, v in ds.sizes().items()))]
+    for name, run in (("MiniLM cosine", search.retrieve(query_ids, Q, doc_ids, D, k=k)),
+                      ("BM25", lexical.BM25(ds.corpus).retrieve(queries, k=k))):
+        scores = metrics.evaluate(qrels, run, measures)
+        rows.append((f"{name}, test", "  ".join(f"{m} {scores[m]:.4f}" for m in measures)))
+    return rows
+
+
+HEADLINES: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
+    "01_bi_encoder": lesson01_headlines,
+}
+
+
+def time_lessons(lessons: list[str], modes: list[str], cold: bool) -> list[dict]:
+    root = course.repo_root()
+    results = []
+    for lesson in lessons:
+        path = course.notebook_path(root, "solutions", lesson)
+        for mode in modes:
+            env = {"ASYMKIT_FAST": MODES[mode]}
+            with tempfile.TemporaryDirectory(prefix="asymkit-bench-") as tmp:
+                if cold:
+                    env["ASYMKIT_CACHE"] = tmp
+                first = course.run_notebook(path, env)
+                again = course.run_notebook(path, env)
+            row = {"lesson": lesson, "mode": mode, "cache": "empty" if cold else "yours",
+                   "first_run_s": round(first, 1), "rerun_s": round(again, 1)}
+            print(f"{lesson:24s} {mode:8s} first run {first:7.1f} s ({row['cache']} cache)   re-run {again:7.1f} s",
+                  flush=True)
+            results.append(row)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="asymkit-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lessons", nargs="*", help="lesson ids (default: all)")
+    parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--cold", action="store_true", help="time the first run on an empty cache")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip the wall times")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    lessons = args.lessons or course.lesson_ids()
+    unknown = set(lessons) - set(course.lesson_ids())
+    if unknown:
+        parser.error(f"unknown lessons {sorted(unknown)}; choose from {course.lesson_ids()}")
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    if not args.no_notebooks:
+        print("== lesson wall time (solution notebook, fresh kernel) ==")
+        report["wall_time"] = time_lessons(lessons, args.modes, args.cold)
+    print("\n== headline numbers ==")
+    report["headlines"] = {}
+    for lesson in lessons:
+        if lesson not in HEADLINES:
+            continue
+        for mode in args.modes:
+            rows = HEADLINES[lesson](mode == "fast")
+            report["headlines"][f"{lesson}/{mode}"] = dict(rows)
+            for name, value in rows:
+                print(f"{lesson:24s} {mode:8s} {name:20s} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
