@@ -9,6 +9,7 @@ in a temporary nbgrader course folder, so the repository never gets a ``gradeboo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -43,6 +44,20 @@ def notebook_path(root: Path, folder: str, lesson: str) -> Path:
     return root / folder / lesson / f"{lesson}.ipynb"
 
 
+@contextlib.contextmanager
+def _scripts_on_path():
+    """nbgrader runs the ``alembic`` script to set up its database: make sure the scripts of the
+    running environment are found even when the virtual environment was not activated."""
+    bindir = str(Path(sys.executable).parent)
+    old = os.environ.get("PATH", "")
+    if bindir not in old.split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + old
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
 def _api(course: Path, repo: Path):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
@@ -71,7 +86,8 @@ def generate(work: Path, lessons: list[str] | None = None, repo: Path | None = N
     make_course(work, repo)
     api = _api(work, repo)
     for lesson in lessons or lesson_ids(repo):
-        result = api.generate_assignment(lesson, force=True, create=True)
+        with _scripts_on_path():
+            result = api.generate_assignment(lesson, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader generate_assignment {lesson} failed:\n{result.get('error') or result.get('log')}")
     return work / "lessons"
@@ -159,7 +175,8 @@ def autograde(work: Path, lesson: str, submissions: dict[str, Path], repo: Path 
         dest = work / "submitted" / student / lesson / f"{lesson}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(nb_path, dest)
-        result = api.autograde(lesson, student, force=True, create=True)
+        with _scripts_on_path():
+            result = api.autograde(lesson, student, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader autograde {lesson} for {student} failed:\n{result.get('error') or result.get('log')}")
     scores = {}
