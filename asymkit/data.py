@@ -187,6 +187,70 @@ def _stdlib_name() -> str:
     return f"stdlib-docstrings-py{sys.version_info.major}.{sys.version_info.minor}-v{BUILDER_VERSION}"
 
 
+# --------------------------------------------------------------------------- a large pool of passages
+
+_POOL_MIN_WORDS, _POOL_MAX_WORDS = 8, 60
+
+
+def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> dict[str, str]:
+    """``n`` real passages ``{passage_id: text}`` from the docstrings of the installed packages.
+
+    Used to make a corpus big enough for approximate search to matter (lesson 02): every
+    paragraph of 8-60 words in the docstrings under this environment's ``site-packages``
+    (doctest lines dropped, duplicates removed), ordered by a hash of its text, first ``n``.
+    Texts in ``exclude`` (e.g. the embedded corpus) are left out. Ids are ``p:<sha1[:12]>``.
+    The harvest (about half a minute) is cached per set of installed package versions.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    folder = settings.cache_dir() / "datasets"
+    path = folder / f"passages-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+    passages = None
+    if path.exists() and not rebuild:
+        try:
+            passages = read_queries(path)  # same {"_id", "text"} lines
+        except (ValueError, OSError) as err:
+            warnings.warn(f"the passage cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
+    if passages is None:
+        passages = _harvest_passages()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for pid, text in passages.items():
+                f.write(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    excluded = {" ".join(t.split()) for t in exclude}
+    chosen = {}
+    for pid, text in passages.items():
+        if text not in excluded:
+            chosen[pid] = text
+            if len(chosen) == n:
+                break
+    if len(chosen) < n:
+        warnings.warn(f"only {len(chosen)} passages are available from the installed packages (asked for {n})",
+                      stacklevel=2)
+    return chosen
+
+
+def _harvest_passages() -> dict[str, str]:
+    texts = set()
+    for _, doc in iter_docstrings(Path(sysconfig.get_paths()["purelib"])):
+        for para in re.split(r"\n\s*\n", doc):
+            lines = [ln for ln in para.splitlines() if not ln.lstrip().startswith((">>>", "..."))]
+            text = " ".join(" ".join(lines).split())
+            if _POOL_MIN_WORDS <= len(text.split()) <= _POOL_MAX_WORDS:
+                texts.add(text)
+    keyed = sorted((hashlib.sha1(t.encode("utf-8")).hexdigest(), t) for t in texts)
+    return {f"p:{h[:12]}": t for h, t in keyed}
+
+
+def _environment_fingerprint() -> str:
+    from importlib import metadata
+
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
+    return hashlib.sha1("\n".join(dists).encode()).hexdigest()[:12]
+
+
 # --------------------------------------------------------------------------- fast mode
 
 def subset(ds: RetrievalDataset, keep: Iterable[str], name: str | None = None) -> RetrievalDataset:

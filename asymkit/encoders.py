@@ -135,17 +135,24 @@ class BiEncoder:
         device: torch device; default ``settings.default_device()`` (a GPU when present).
         cache: keep embeddings on disk under ``cache_dir()/embeddings/<fingerprint>``.
         batch_size: texts per forward pass.
+        max_seq_length: truncate inputs to this many tokens (default: the model's own, 256 for
+            MiniLM). Shorter is faster; it is part of the cache key.
+        chunk_size: new embeddings are written to the cache every this many texts, so an
+            interrupted long encode keeps what it finished.
 
     >>> enc = BiEncoder()
     >>> X = enc.encode(["Return the sum of a and b."])   # (1, 384), unit rows
     """
 
     def __init__(self, model: str | os.PathLike | None = None, device: str | None = None,
-                 cache: bool = True, batch_size: int = 64):
+                 cache: bool = True, batch_size: int = 64, max_seq_length: int | None = None,
+                 chunk_size: int = 4096):
         self.model_ref = model
-        self.name = model_fingerprint(model)
+        self.max_seq_length = max_seq_length
+        self.name = model_fingerprint(model) + (f"-seq{max_seq_length}" if max_seq_length else "")
         self.device = device or settings.default_device()
         self.batch_size = batch_size
+        self.chunk_size = chunk_size
         self.cache = EmbeddingCache(settings.cache_dir() / "embeddings" / self.name) if cache else None
         self._st = None
 
@@ -154,6 +161,8 @@ class BiEncoder:
         """The underlying ``SentenceTransformer``, loaded on first use."""
         if self._st is None:
             self._st = load_sentence_transformer(self.model_ref, self.device)
+            if self.max_seq_length:
+                self._st.max_seq_length = self.max_seq_length
         return self._st
 
     @property
@@ -178,16 +187,22 @@ class BiEncoder:
         found = self.cache.get(keys) if self.cache is not None else {}
         todo = list(dict.fromkeys(k for k in keys if k not in found))
         if todo:
+            from tqdm.auto import tqdm
+
             text_of = dict(zip(keys, texts))
             progress = len(todo) > 256 if show_progress is None else show_progress
-            new = self.model.encode([text_of[k] for k in todo], batch_size=self.batch_size,
-                                    convert_to_numpy=True, normalize_embeddings=False,
-                                    show_progress_bar=progress).astype(np.float32)
-            if not np.isfinite(new).all():
-                raise ValueError(f"model {self.name} produced non-finite embeddings; check the model files")
-            found.update(zip(todo, new))
-            if self.cache is not None:
-                self.cache.put(todo, new)
+            with tqdm(total=len(todo), desc=f"encoding with {self.name}", unit="text", disable=not progress) as bar:
+                for start in range(0, len(todo), self.chunk_size):
+                    chunk = todo[start:start + self.chunk_size]
+                    new = self.model.encode([text_of[k] for k in chunk], batch_size=self.batch_size,
+                                            convert_to_numpy=True, normalize_embeddings=False,
+                                            show_progress_bar=False).astype(np.float32)
+                    if not np.isfinite(new).all():
+                        raise ValueError(f"model {self.name} produced non-finite embeddings; check the model files")
+                    found.update(zip(chunk, new))
+                    if self.cache is not None:
+                        self.cache.put(chunk, new)
+                    bar.update(len(chunk))
         X = np.stack([found[k] for k in keys]).astype(np.float32)  # (n, d)
         return l2_normalize(X) if normalize else X
 

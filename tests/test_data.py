@@ -221,3 +221,53 @@ def test_check_qrels_errors():
 def test_manifest_lists_sizes(stdlib, tmp_cache):
     manifest = json.loads((tmp_cache / "datasets" / stdlib.name / "manifest.json").read_text())
     assert manifest["sizes"] == stdlib.sizes()
+
+
+# --------------------------------------------------------------------------- the passage pool
+
+@pytest.fixture
+def fake_purelib(tmp_path, monkeypatch, tmp_cache):
+    root = tmp_path / "site-packages"
+    write_module(root, "lib/a.py", '''
+        def f():
+            """Compute the thing.
+
+            This paragraph has enough words to be kept as one real passage of text.
+
+            >>> f()
+            42
+
+            Another paragraph that is long enough to be kept in the passage pool.
+            """
+
+        def g():
+            """Too short.
+
+            This paragraph has enough words to be kept as one real passage of text.
+            """
+    ''')
+    monkeypatch.setattr(data.sysconfig, "get_paths", lambda: {"purelib": str(root), "stdlib": str(root)})
+    return root
+
+
+def test_passage_pool_rules(fake_purelib):
+    pool = data.passage_pool(10)
+    assert sorted(pool.values()) == [
+        "Another paragraph that is long enough to be kept in the passage pool.",
+        "This paragraph has enough words to be kept as one real passage of text.",
+    ]  # the duplicate is kept once; "Compute the thing." is too short; doctest lines are dropped
+    assert all(pid.startswith("p:") and len(pid) == 14 for pid in pool)
+    assert list(pool) == sorted(pool)  # ordered by hash: the first n are a deterministic sample
+
+
+def test_passage_pool_exclude_limit_and_cache(fake_purelib, tmp_cache):
+    with pytest.warns(UserWarning, match="only 1 passages are available"):
+        pool = data.passage_pool(5, exclude=["Another   paragraph that is long enough to be kept in the passage pool."])
+    assert list(pool.values()) == ["This paragraph has enough words to be kept as one real passage of text."]
+    assert len(data.passage_pool(1)) == 1
+    (cached,) = (tmp_cache / "datasets").glob("passages-*.jsonl")
+    cached.write_text('{"_id": "p:x", "text": "ok"}\n{broken')
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert len(data.passage_pool(2)) == 2
+    with pytest.raises(ValueError, match="positive integer"):
+        data.passage_pool(0)

@@ -1,0 +1,285 @@
+"""FAISS indexes with the metric made explicit: exact, IVF, HNSW and compressed (IVF-PQ, SQ8).
+
+Every index here is built for one of three metrics, and says which:
+
+    "cosine"  vectors are L2-normalised on the way in (documents and queries), then inner product
+    "ip"      raw inner product: right for models trained with dot products, wrong for cosine models
+    "l2"      Euclidean distance; scores are returned as  -||q - d||^2  so higher is always better
+
+The index kinds (seed 001 §10) and their knobs:
+
+    "flat"   exact search, the truth the others are measured against        memory N*d*4 bytes
+    "ivf"    k-means into ``nlist`` cells, search the ``nprobe`` nearest     + centroids
+    "hnsw"   a navigable small-world graph with ``M`` links per node,
+             built with ``ef_construction``, searched with ``ef_search``     + ~M*2*4 bytes per vector
+    "ivfpq"  IVF whose vectors are product-quantised to ``pq_m`` bytes       ~pq_m bytes per vector
+    "sq8"    exact scan over vectors stored as 8-bit scalars                 d bytes per vector
+
+>>> idx = build_index(D, kind="hnsw", metric="cosine", M=32)
+>>> scores, ids = idx.search(Q, k=10)                   # (n_q, 10) each, best first
+>>> idx.save("docs.faiss"); idx2 = AnnIndex.load("docs.faiss")
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .encoders import l2_normalize
+from .search import check_vectors, to_run
+
+METRICS = ("cosine", "ip", "l2")
+KINDS = ("flat", "ivf", "hnsw", "ivfpq", "sq8")
+MIN_POINTS_PER_CENTROID = 39   # FAISS warns below this many training points per k-means centroid
+NORM_SPREAD_WARNING = 1.5      # "ip" warns when the 95th/5th percentile of the norms differ this much
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def suggest_nlist(n: int) -> int:
+    """A power of two near 4*sqrt(n) that k-means can still train (>= 39 points per cell)."""
+    cap = max(1, min(4 * math.sqrt(n), n / MIN_POINTS_PER_CENTROID))
+    return 2 ** int(math.log2(cap))
+
+
+def check_metric_fits(vectors: np.ndarray, metric: str, name: str = "vectors") -> None:
+    """Warn when ``metric="ip"`` is used on vectors whose norms vary widely (it is then not cosine)."""
+    if metric != "ip":
+        return
+    norms = np.linalg.norm(vectors, axis=1)
+    lo, hi = np.percentile(norms, [5, 95])
+    if lo <= 0 or hi / lo > NORM_SPREAD_WARNING:
+        warnings.warn(f"metric='ip' on {name} whose norms range from {lo:.3g} to {hi:.3g} (5th-95th percentile): "
+                      "inner product then ranks long vectors first regardless of direction. Use metric='cosine' "
+                      "unless the model was trained with dot products", UserWarning, stacklevel=3)
+
+
+@dataclass
+class AnnIndex:
+    """A FAISS index plus what it needs to be used safely: its kind, metric and parameters."""
+
+    index: object                       # the faiss.Index
+    kind: str
+    metric: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def _prepare(self, X: np.ndarray, name: str) -> np.ndarray:
+        X = check_vectors(X, name)
+        if X.shape[1] != self.dim:
+            raise ValueError(f"{name} have dim {X.shape[1]} but the index has dim {self.dim}: "
+                             "encode both sides with the same model or add an alignment layer")
+        if self.metric == "cosine":
+            X = l2_normalize(X)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def add(self, vectors: np.ndarray) -> "AnnIndex":
+        """Add ``(n, d)`` vectors (normalised first for cosine). Ids are 0..n-1 in insertion order."""
+        X = self._prepare(vectors, "vectors")
+        check_metric_fits(X, self.metric)
+        if not self.index.is_trained:
+            raise ValueError(f"the {self.kind} index is not trained: build it with build_index(), which trains it")
+        self.index.add(X)
+        return self
+
+    def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> "AnnIndex":
+        """Set the speed/recall knob: ``nprobe`` for IVF kinds, ``ef_search`` for HNSW."""
+        faiss = _faiss()
+        if nprobe is not None:
+            if self.kind not in ("ivf", "ivfpq"):
+                raise ValueError(f"nprobe applies to IVF indexes, not to {self.kind!r}")
+            if not 1 <= nprobe <= self.index.nlist:
+                raise ValueError(f"nprobe must be between 1 and nlist={self.index.nlist}, got {nprobe}")
+            faiss.extract_index_ivf(self.index).nprobe = int(nprobe)
+            self.params["nprobe"] = int(nprobe)
+        if ef_search is not None:
+            if self.kind != "hnsw":
+                raise ValueError(f"ef_search applies to HNSW indexes, not to {self.kind!r}")
+            if ef_search < 1:
+                raise ValueError(f"ef_search must be >= 1, got {ef_search}")
+            self.index.hnsw.efSearch = int(ef_search)
+            self.params["ef_search"] = int(ef_search)
+        return self
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` for each query: ``(scores, ids)``, both ``(n_q, k)``, best first.
+
+        Scores are similarities (higher is better) for every metric: for ``"l2"`` they are
+        ``-||q - d||^2``. Where an approximate index finds fewer than k results, ids are -1.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if self.ntotal == 0:
+            raise ValueError("the index is empty: add() document vectors first")
+        Q = self._prepare(queries, "queries")
+        D, I = self.index.search(Q, int(k))
+        return (-D if self.metric == "l2" else D), I
+
+    def retrieve(self, query_ids: Sequence[str], queries: np.ndarray, doc_ids: Sequence[str], k: int = 100):
+        """Search and return a BEIR run ``{query_id: {doc_id: score}}``; ``doc_ids[i]`` names vector i."""
+        if len(doc_ids) != self.ntotal:
+            raise ValueError(f"{len(doc_ids)} doc ids for an index of {self.ntotal} vectors: pass one id per vector")
+        if len(query_ids) != len(queries):
+            raise ValueError(f"{len(query_ids)} query ids but {len(queries)} query vectors")
+        scores, ids = self.search(queries, k)
+        return to_run(query_ids, doc_ids, scores, ids)
+
+    def memory_bytes(self) -> int:
+        """Size of the serialised index: what it costs to keep in RAM or on disk."""
+        return int(_faiss().serialize_index(self.index).nbytes)
+
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write ``path`` (the FAISS index) and ``path.json`` (kind, metric, params)."""
+        path = Path(path)
+        meta_path = path.with_name(path.name + ".json")
+        if not overwrite:
+            for p in (path, meta_path):
+                if p.exists():
+                    raise FileExistsError(f"{p} already exists: choose another path or pass overwrite=True")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _faiss().write_index(self.index, str(path))
+        meta = {"kind": self.kind, "metric": self.metric, "params": self.params, "dim": self.dim,
+                "ntotal": self.ntotal}
+        meta_path.write_text(json.dumps(meta, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AnnIndex":
+        """Read an index written by :meth:`save`; clear errors for missing or corrupt files."""
+        path = Path(path)
+        meta_path = path.with_name(path.name + ".json")
+        for p in (path, meta_path):
+            if not p.exists():
+                raise FileNotFoundError(f"{p} is missing: build the index and save() it first")
+        try:
+            meta = json.loads(meta_path.read_text())
+            kind, metric = meta["kind"], meta["metric"]
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{meta_path} is corrupt ({err}): rebuild the index and save it again") from None
+        try:
+            index = _faiss().read_index(str(path))
+        except RuntimeError as err:
+            raise ValueError(f"{path} is not a readable FAISS index (corrupt or truncated: "
+                             f"{str(err).splitlines()[0][:120]}): rebuild the index and save it again") from None
+        if index.d != meta.get("dim") or index.ntotal != meta.get("ntotal"):
+            raise ValueError(f"{path} does not match {meta_path} (dim/size differ): the two files come from "
+                             "different saves; rebuild the index")
+        return cls(index, kind, metric, dict(meta.get("params", {})))
+
+
+def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine", *, nlist: int | None = None,
+                nprobe: int = 8, M: int = 32, ef_construction: int = 64, ef_search: int = 64, pq_m: int = 48,
+                pq_bits: int = 8, seed: int = 0) -> AnnIndex:
+    """Build, train and fill an index over ``vectors`` ``(n, d)``.
+
+    Args:
+        kind: one of ``"flat"``, ``"ivf"``, ``"hnsw"``, ``"ivfpq"``, ``"sq8"``.
+        metric: ``"cosine"``, ``"ip"`` or ``"l2"`` (see the module docstring).
+        nlist: IVF cells (default :func:`suggest_nlist`); needs >= 39 * nlist training vectors.
+        nprobe: IVF cells searched per query.
+        M, ef_construction, ef_search: HNSW graph degree, build beam width, search beam width.
+        pq_m, pq_bits: IVF-PQ sub-quantisers (bytes per vector at 8 bits; must divide d) and bits each.
+        seed: for k-means, so the same call gives the same index.
+    """
+    faiss = _faiss()
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    X = check_vectors(vectors, "vectors")
+    n, d = X.shape
+    fmetric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+    params: dict = {}
+    if kind == "flat":
+        index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, M, fmetric)
+        index.hnsw.efConstruction = ef_construction
+        params.update(M=M, ef_construction=ef_construction)
+    elif kind == "sq8":
+        index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, fmetric)
+    else:
+        nlist = nlist or suggest_nlist(n)
+        if n < MIN_POINTS_PER_CENTROID * nlist:
+            raise ValueError(f"training a {kind} index with nlist={nlist} needs at least "
+                             f"{MIN_POINTS_PER_CENTROID * nlist} vectors ({MIN_POINTS_PER_CENTROID} per k-means "
+                             f"centroid), got {n}: add vectors or use nlist={suggest_nlist(n)} (suggest_nlist)")
+        if kind == "ivfpq":
+            if d % pq_m:
+                raise ValueError(f"pq_m={pq_m} must divide the dimension {d}: try one of "
+                                 f"{[m for m in (8, 16, 24, 32, 48, 64, 96) if d % m == 0]}")
+            if n < MIN_POINTS_PER_CENTROID * 2 ** pq_bits:
+                raise ValueError(f"training product quantisation with pq_bits={pq_bits} ({2 ** pq_bits} centroids per "
+                                 f"sub-quantiser) needs at least {MIN_POINTS_PER_CENTROID * 2 ** pq_bits} vectors, "
+                                 f"got {n}: add vectors or lower pq_bits")
+        quantizer = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, fmetric)
+        else:
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, pq_bits, fmetric)
+            params.update(pq_m=pq_m, pq_bits=pq_bits)
+        index.cp.seed = seed
+        if kind == "ivfpq":
+            index.pq.cp.seed = seed
+        params.update(nlist=nlist)
+    out = AnnIndex(index, kind, metric, params)
+    if not index.is_trained:
+        index.train(out._prepare(X, "vectors"))
+    out.add(X)
+    if kind in ("ivf", "ivfpq"):
+        out.set_search_params(nprobe=min(nprobe, index.nlist))
+    if kind == "hnsw":
+        out.set_search_params(ef_search=ef_search)
+    return out
+
+
+# --------------------------------------------------------------------------- measuring
+
+def recall_at_k(ann_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
+    """Mean over queries of |ANN top-k ∩ exact top-k| / k  (ids of -1, "not found", never count)."""
+    ann_ids, exact_ids = np.asarray(ann_ids)[:, :k], np.asarray(exact_ids)[:, :k]
+    if ann_ids.shape[0] != exact_ids.shape[0]:
+        raise ValueError(f"{ann_ids.shape[0]} ANN rows but {exact_ids.shape[0]} exact rows: use the same queries")
+    hits = [len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(ann_ids, exact_ids)]
+    return float(np.mean(hits) / k)
+
+
+def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at_a_time: bool = True,
+                       repeat: int = 3, threads: int | None = 1) -> float:
+    """Measured throughput. ``one_at_a_time`` issues queries singly (online serving, latency-bound);
+    otherwise all at once as a batch. Best of ``repeat`` runs; FAISS uses ``threads`` threads."""
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    try:
+        Q = index._prepare(queries, "queries")
+        best = math.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            if one_at_a_time:
+                for i in range(len(Q)):
+                    index.index.search(Q[i:i + 1], k)
+            else:
+                index.index.search(Q, k)
+            best = min(best, time.perf_counter() - start)
+        return len(Q) / best
+    finally:
+        faiss.omp_set_num_threads(before)

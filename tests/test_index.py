@@ -1,0 +1,198 @@
+import numpy as np
+import pytest
+
+from asymkit import index as ix
+from asymkit import search
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """Vectors with cluster structure, like real embeddings (pure noise is a worst case for ANN)."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(64, 32))
+    D = centres[rng.integers(0, 64, 6000)] + 0.35 * rng.normal(size=(6000, 32))
+    Q = centres[rng.integers(0, 64, 200)] + 0.35 * rng.normal(size=(200, 32))
+    D *= rng.uniform(0.5, 2.0, size=(6000, 1))  # norms vary: cosine must normalise
+    return Q.astype(np.float32), D.astype(np.float32)
+
+
+def brute(Q, D, k, metric):
+    if metric == "cosine":
+        Q, D = Q / np.linalg.norm(Q, axis=1, keepdims=True), D / np.linalg.norm(D, axis=1, keepdims=True)
+    S = -((Q[:, None, :] - D[None, :, :]) ** 2).sum(-1) if metric == "l2" else Q @ D.T
+    return np.argsort(-S, axis=1, kind="stable")[:, :k], S
+
+
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+def test_flat_is_exact(clustered, metric):
+    Q, D = clustered
+    Q, D = Q[:50], D[:800]
+    with pytest.warns(UserWarning, match="norms range") if metric == "ip" else _nothing():
+        idx = ix.build_index(D, "flat", metric)
+    scores, ids = idx.search(Q, 10)
+    ref, S = brute(Q, D, 10, metric)
+    np.testing.assert_array_equal(ids, ref)
+    np.testing.assert_allclose(scores, np.take_along_axis(S, ids, 1), rtol=1e-4, atol=1e-3)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("kind, params, depth, floor", [
+    ("hnsw", dict(M=16, ef_search=64), 10, 0.95),
+    ("ivf", dict(nlist=64, nprobe=16), 10, 0.95),
+    ("sq8", {}, 10, 0.90),
+    # 8 bytes per vector cannot order near-ties: the standard check for a compressed index is
+    # how much of the exact top-10 it keeps in its top-100, which a re-ranking step then sorts.
+    ("ivfpq", dict(nlist=16, nprobe=16, pq_m=8, pq_bits=6), 100, 0.80),
+])
+def test_ann_recall_against_brute_force(clustered, kind, params, depth, floor):
+    Q, D = clustered
+    exact, _ = brute(Q, D, 10, "cosine")
+    idx = ix.build_index(D, kind, "cosine", **params)
+    _, ids = idx.search(Q, depth)
+    found = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ids, exact)])
+    assert found >= floor
+    assert ix.recall_at_k(ids, exact, 10) > 0.1  # and far above chance (10 / 6000)
+
+
+def test_knobs_trade_recall(clustered):
+    Q, D = clustered
+    exact, _ = brute(Q, D, 10, "cosine")
+    ivf = ix.build_index(D, "ivf", "cosine", nlist=64)
+    low = ix.recall_at_k(ivf.set_search_params(nprobe=1).search(Q, 10)[1], exact, 10)
+    high = ix.recall_at_k(ivf.set_search_params(nprobe=64).search(Q, 10)[1], exact, 10)
+    assert low < high and high == pytest.approx(1.0)
+    hnsw = ix.build_index(D, "hnsw", "cosine", M=8)
+    low = ix.recall_at_k(hnsw.set_search_params(ef_search=10).search(Q, 10)[1], exact, 10)
+    high = ix.recall_at_k(hnsw.set_search_params(ef_search=256).search(Q, 10)[1], exact, 10)
+    assert low < high
+
+
+def test_builds_are_deterministic(clustered):
+    Q, D = clustered
+    a = ix.build_index(D, "ivf", "cosine", nlist=32).search(Q, 10)[1]
+    b = ix.build_index(D, "ivf", "cosine", nlist=32).search(Q, 10)[1]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_memory_reflects_compression(clustered):
+    _, D = clustered
+    flat = ix.build_index(D, "flat").memory_bytes()
+    assert flat >= D.nbytes                             # N * d * 4 bytes, plus a small header
+    assert flat < D.nbytes * 1.01
+    assert ix.build_index(D, "sq8").memory_bytes() < flat / 3.5
+    assert ix.build_index(D, "ivfpq", nlist=16, pq_m=8, pq_bits=6).memory_bytes() < flat / 8
+    assert ix.build_index(D, "hnsw", M=16).memory_bytes() > flat
+
+
+def test_retrieve_returns_run_with_doc_ids(clustered):
+    Q, D = clustered
+    idx = ix.build_index(D[:100], "flat")
+    doc_ids = [f"d{i}" for i in range(100)]
+    run = idx.retrieve(["q0", "q1"], Q[:2], doc_ids, k=5)
+    exact = search.retrieve(["q0", "q1"], Q[:2], doc_ids, D[:100], k=5)
+    assert {q: list(r) for q, r in run.items()} == {q: list(r) for q, r in exact.items()}
+    for q in run:
+        assert list(run[q].values()) == pytest.approx(list(exact[q].values()), abs=1e-5)
+    with pytest.raises(ValueError, match="3 doc ids for an index of 100 vectors"):
+        idx.retrieve(["q0"], Q[:1], ["a", "b", "c"], k=5)
+
+
+def test_recall_at_k_ignores_missing_and_order():
+    exact = np.array([[1, 2, 3, 4]])
+    assert ix.recall_at_k(np.array([[4, 3, 2, 1]]), exact, 4) == 1.0
+    assert ix.recall_at_k(np.array([[1, -1, -1, -1]]), np.array([[1, -1, 2, 3]]), 4) == 0.25
+    assert ix.recall_at_k(np.array([[1, 9, 2, 3]]), exact, 2) == 0.5
+
+
+def test_save_load_round_trip(tmp_path, clustered):
+    Q, D = clustered
+    for kind, params in [("flat", {}), ("hnsw", dict(M=8, ef_search=40)), ("ivf", dict(nlist=32, nprobe=4))]:
+        idx = ix.build_index(D, kind, "cosine", **params)
+        path = idx.save(tmp_path / f"{kind}.faiss")
+        back = ix.AnnIndex.load(path)
+        assert (back.kind, back.metric, back.ntotal) == (kind, "cosine", len(D))
+        np.testing.assert_array_equal(back.search(Q, 10)[1], idx.search(Q, 10)[1])
+
+
+def test_save_never_overwrites(tmp_path, clustered):
+    _, D = clustered
+    idx = ix.build_index(D[:100], "flat")
+    path = idx.save(tmp_path / "a.faiss")
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        ix.build_index(D[100:300], "flat").save(path)
+    assert path.read_bytes() == before
+
+
+def test_load_missing_and_corrupt(tmp_path, clustered):
+    _, D = clustered
+    with pytest.raises(FileNotFoundError, match="missing: build the index"):
+        ix.AnnIndex.load(tmp_path / "nope.faiss")
+    path = ix.build_index(D[:500], "flat").save(tmp_path / "x.faiss")
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(ValueError, match="not a readable FAISS index"):
+        ix.AnnIndex.load(path)
+    path2 = ix.build_index(D[:500], "flat").save(tmp_path / "y.faiss")
+    path2.with_name("y.faiss.json").write_text("{")
+    with pytest.raises(ValueError, match="y.faiss.json is corrupt"):
+        ix.AnnIndex.load(path2)
+
+
+def test_dimension_mismatch(clustered):
+    Q, D = clustered
+    idx = ix.build_index(D[:100], "flat")
+    with pytest.raises(ValueError, match="queries have dim 16 but the index has dim 32"):
+        idx.search(Q[:, :16], 5)
+    with pytest.raises(ValueError, match="vectors have dim 8 but the index has dim 32"):
+        idx.add(D[:10, :8])
+
+
+def test_too_few_training_vectors_says_how_many(clustered):
+    _, D = clustered
+    with pytest.raises(ValueError, match=r"nlist=256 needs at least 9984 vectors .* got 6000: .* nlist=128"):
+        ix.build_index(D, "ivf", nlist=256)
+    with pytest.raises(ValueError, match="pq_bits=8 .* needs at least 9984 vectors, got 5000"):
+        ix.build_index(D[:5000], "ivfpq", nlist=4, pq_m=8)
+    with pytest.raises(ValueError, match="pq_m=7 must divide the dimension 32"):
+        ix.build_index(D, "ivfpq", nlist=16, pq_m=7)
+
+
+def test_ip_on_unit_vectors_does_not_warn(clustered, recwarn):
+    _, D = clustered
+    ix.build_index(D / np.linalg.norm(D, axis=1, keepdims=True), "flat", "ip")
+    assert not [w for w in recwarn if "norms range" in str(w.message)]
+
+
+def test_bad_arguments(clustered):
+    Q, D = clustered
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ix.build_index(D, "annoy")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        ix.build_index(D, "flat", "hamming")
+    with pytest.raises(ValueError, match="contains NaN"):
+        ix.build_index(np.full((10, 4), np.nan), "flat")
+    idx = ix.build_index(D, "hnsw", M=8)
+    with pytest.raises(ValueError, match="nprobe applies to IVF"):
+        idx.set_search_params(nprobe=4)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        idx.search(Q, 0)
+
+
+def test_suggest_nlist():
+    assert ix.suggest_nlist(100_000) == 1024
+    assert ix.suggest_nlist(20_000) == 512
+    assert ix.MIN_POINTS_PER_CENTROID * ix.suggest_nlist(3000) <= 3000
+
+
+def test_queries_per_second_is_positive(clustered):
+    Q, D = clustered
+    idx = ix.build_index(D, "flat")
+    assert ix.queries_per_second(idx, Q[:20], repeat=1) > 0
+    assert ix.queries_per_second(idx, Q[:20], one_at_a_time=False, repeat=1) > 0
