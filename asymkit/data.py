@@ -198,7 +198,9 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
     Used to make a corpus big enough for approximate search to matter (lesson 02): every
     paragraph of 8-60 words in the docstrings under this environment's ``site-packages``
     (doctest lines dropped, duplicates removed), ordered by a hash of its text, first ``n``.
-    Texts in ``exclude`` (e.g. the embedded corpus) are left out. Ids are ``p:<sha1[:12]>``.
+    Every paragraph of the texts in ``exclude`` is left out: pass the embedded queries and
+    documents, so that a vendored copy of a standard-library docstring cannot enter the pool
+    as an unjudged duplicate of a relevant document. Ids are ``p:<sha1[:12]>``.
     The harvest (about half a minute) is cached per set of installed package versions.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
@@ -219,7 +221,7 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
             for pid, text in passages.items():
                 f.write(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n")
         tmp.replace(path)
-    excluded = {" ".join(t.split()) for t in exclude}
+    excluded = {p for text in exclude for p in paragraphs(text)}
     chosen = {}
     for pid, text in passages.items():
         if text not in excluded:
@@ -232,14 +234,21 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
     return chosen
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of a text (split at blank lines), doctest lines dropped, whitespace collapsed."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in para.splitlines() if not ln.lstrip().startswith((">>>", "..."))]
+        joined = " ".join(" ".join(lines).split())
+        if joined:
+            out.append(joined)
+    return out
+
+
 def _harvest_passages() -> dict[str, str]:
     texts = set()
     for _, doc in iter_docstrings(Path(sysconfig.get_paths()["purelib"])):
-        for para in re.split(r"\n\s*\n", doc):
-            lines = [ln for ln in para.splitlines() if not ln.lstrip().startswith((">>>", "..."))]
-            text = " ".join(" ".join(lines).split())
-            if _POOL_MIN_WORDS <= len(text.split()) <= _POOL_MAX_WORDS:
-                texts.add(text)
+        texts.update(p for p in paragraphs(doc) if _POOL_MIN_WORDS <= len(p.split()) <= _POOL_MAX_WORDS)
     keyed = sorted((hashlib.sha1(t.encode("utf-8")).hexdigest(), t) for t in texts)
     return {f"p:{h[:12]}": t for h, t in keyed}
 

@@ -283,3 +283,27 @@ def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at
         return len(Q) / best
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def sweep(idx: AnnIndex, knob: str, values: Sequence[int], queries: np.ndarray, exact_ids: np.ndarray,
+          k: int = 10, timing_queries: int = 500, repeat: int = 3) -> list[dict]:
+    """Recall@k against exact search and online queries/s for each value of one knob.
+
+    Args:
+        knob: ``"nprobe"`` (IVF kinds) or ``"ef_search"`` (HNSW).
+        exact_ids: ``(n_q, >=k)`` exact top-k ids of ``queries`` (the truth).
+        timing_queries: how many of the queries are timed, one at a time, single-threaded.
+
+    Returns one row per value: ``{"index", "knob", "value", "recall", "qps", "bytes"}``.
+    """
+    if knob not in ("nprobe", "ef_search"):
+        raise ValueError(f"knob must be 'nprobe' or 'ef_search', got {knob!r}")
+    rows = []
+    for value in values:
+        idx.set_search_params(**{knob: int(value)})
+        _, ids = idx.search(queries, k)
+        rows.append({"index": idx.kind, "knob": knob, "value": int(value),
+                     "recall": recall_at_k(ids, exact_ids, k),
+                     "qps": queries_per_second(idx, queries[:timing_queries], k, repeat=repeat),
+                     "bytes": idx.memory_bytes()})
+    return rows

@@ -56,3 +56,34 @@ def score_histograms(samples: Mapping[str, Sequence[float]], xlabel: str = "cosi
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def recall_qps(rows: Sequence[Mapping], exact_qps: float | None = None,
+               title: str = "Approximate search: recall@10 against queries per second"):
+    """One line per index kind through its measured settings (rows from ``asymkit.index.sweep``).
+
+    Each row needs ``"index"``, ``"recall"``, ``"qps"`` and, to label the points, ``"value"``.
+    """
+    fig, ax = _figure(figsize=(7.2, 4.4))
+    kinds = list(dict.fromkeys(r["index"] for r in rows))
+    for kind in kinds:
+        pts = sorted((r for r in rows if r["index"] == kind), key=lambda r: r["qps"])
+        ax.plot([r["qps"] for r in pts], [r["recall"] for r in pts], marker="o", ms=4, label=kind)
+        for r in pts:
+            if r.get("knob", "-") != "-":
+                ax.annotate(str(r["value"]), (r["qps"], r["recall"]), fontsize=7, xytext=(3, -9),
+                            textcoords="offset points")
+    if exact_qps:
+        ax.axvline(exact_qps, color="grey", ls=":", lw=1)
+        ax.axvline(20 * exact_qps, color="grey", ls="--", lw=1)
+        ax.text(20 * exact_qps, 0.02, " 20x exact", color="grey", fontsize=8)
+    ax.axhline(0.95, color="grey", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("queries per second, one at a time (log scale)")
+    ax.set_ylabel("recall@10 against exact search")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

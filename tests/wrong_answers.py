@@ -81,4 +81,50 @@ def smallest_k_for_recall(ks, recalls, target):
 ''', True),
         },
     ],
+    "02_faiss": [
+        {   # the classic mistakes
+            "ex1_metric": ('''
+def build_and_search(model_similarity, docs, queries, k):
+    index = faiss.IndexFlatIP(docs.shape[1])            # inner product for everything, nothing normalised
+    index.add(np.ascontiguousarray(docs, dtype=np.float32))
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+''', False),
+            "ex2_recall": ('''
+def recall_vs_exact(ann_ids, exact_ids, k):
+    # position by position: but order should not matter
+    return float(np.mean(np.asarray(ann_ids)[:, :k] == np.asarray(exact_ids)[:, :k]))
+''', False),
+            "ex3_cheapest": ('''
+def cheapest_setting(rows, target):
+    ok = [r for r in rows if r["recall"] >= target]
+    return max(ok, key=lambda r: r["recall"]) if ok else None   # the most accurate, not the cheapest
+''', False),
+        },
+        {   # sneaky mistakes: the visible tests pass, only the hidden tests catch them
+            "ex1_metric": ('''
+def build_and_search(model_similarity, docs, queries, k):
+    if model_similarity not in ("cosine", "dot", "euclidean"):
+        raise ValueError(model_similarity)
+    docs = np.ascontiguousarray(docs, dtype=np.float32)  # no copy for float32 input...
+    if model_similarity == "cosine":
+        faiss.normalize_L2(docs)                          # ...so this rewrites the caller's array;
+    index = faiss.IndexFlatIP(docs.shape[1])              # queries stay raw; euclidean uses IP
+    index.add(docs)
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+''', True),
+            "ex2_recall": ('''
+def recall_vs_exact(ann_ids, exact_ids, k):
+    scores = []
+    for a, e in zip(np.asarray(ann_ids)[:, :k], np.asarray(exact_ids)[:, :k]):
+        found = set(a[a >= 0].tolist())
+        scores.append(len(found & set(e.tolist())) / max(len(found), 1))  # divides by what came back, not k
+    return float(np.mean(scores))
+''', True),
+            "ex3_cheapest": ('''
+def cheapest_setting(rows, target):
+    ok = [r for r in rows if r["recall"] > target]       # > instead of >=
+    return max(ok, key=lambda r: r["qps"]) if ok else None
+''', True),
+        },
+    ],
 }
