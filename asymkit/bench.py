@@ -84,6 +84,8 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     verdict = (f"best IVF/HNSW at recall@10 >= 0.95: {best['index']} {best['knob']}={best['value']}, "
                f"{best['qps'] / qps_exact:.1f}x exact -> target 20x {'met' if best['qps'] >= 20 * qps_exact else 'NOT met'}"
                if best else "no IVF/HNSW setting reached recall@10 0.95 -> target NOT met")
+    if D.shape[0] < 100_000:
+        verdict += f" (the target is set for >= 100,000 vectors; this corpus has {D.shape[0]:,}: informative only)"
     rows.append(("target", verdict))
     return rows
 
