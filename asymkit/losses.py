@@ -1,0 +1,114 @@
+"""Contrastive losses for bi-encoders and twin towers (seed 001 §4, §9.1).
+
+InfoNCE with in-batch negatives: for a batch of B (query, positive document) pairs,
+every other query's positive is a negative for this query, so one matrix product gives
+a B-way classification problem whose right answer is the diagonal:
+
+    S = sim(Q, D) / temperature          # (B, B [+ B*n hard negatives])
+    loss = cross_entropy(S, labels=[0, 1, ..., B-1])
+
+``normalize=True`` makes ``sim`` the cosine; ``False`` uses the raw dot product, which
+lets a model lower the loss by growing vector norms instead of learning directions
+(seed 003, lesson 06). The temperature sets how peaked the softmax is: small values
+(0.02-0.1) punish the hardest negatives most and suit cosine scores in [-1, 1]; 1.0
+with cosine gives a weak, flat signal. With normalisation, ``scale = 1 / temperature``
+(sentence-transformers' MultipleNegativesRankingLoss uses scale 20, i.e. temperature 0.05).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _check_pair(q: torch.Tensor, d: torch.Tensor) -> None:
+    if q.ndim != 2 or d.ndim != 2:
+        raise ValueError(f"queries and documents must be (B, dim) tensors, got {tuple(q.shape)} and {tuple(d.shape)}")
+    if q.shape[0] == 0:
+        raise ValueError("the batch is empty: pass at least one (query, document) pair")
+    if q.shape != d.shape:
+        raise ValueError(f"mismatched batch: queries {tuple(q.shape)} vs positive documents {tuple(d.shape)}; "
+                         "row i of each must be one pair")
+
+
+def _check_temperature(temperature: float) -> None:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}: it divides the similarities")
+
+
+def similarity(q: torch.Tensor, d: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """``(B, dim) x (M, dim) -> (B, M)``: cosine if ``normalize`` else the raw dot product."""
+    if normalize:
+        q, d = F.normalize(q, p=2, dim=-1), F.normalize(d, p=2, dim=-1)
+    return q @ d.T
+
+
+def info_nce(q: torch.Tensor, d: torch.Tensor, temperature: float = 0.05, normalize: bool = True,
+             hard_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """InfoNCE with in-batch negatives (and optional hard negatives), averaged over the batch.
+
+    Args:
+        q: ``(B, dim)`` query embeddings.
+        d: ``(B, dim)`` their positive documents (row i answers query i).
+        temperature: divides the similarities, > 0.
+        normalize: cosine (True) or raw dot product (False).
+        hard_negatives: ``(B, n, dim)`` extra negatives; every query is scored against all B*n of them.
+    """
+    _check_pair(q, d)
+    _check_temperature(temperature)
+    candidates = d                                                    # (B, dim)
+    if hard_negatives is not None:
+        if hard_negatives.ndim != 3 or hard_negatives.shape[0] != q.shape[0] or hard_negatives.shape[2] != q.shape[1]:
+            raise ValueError(f"hard_negatives must be (B={q.shape[0]}, n, dim={q.shape[1]}), "
+                             f"got {tuple(hard_negatives.shape)}")
+        candidates = torch.cat([d, hard_negatives.reshape(-1, d.shape[1])])  # (B + B*n, dim)
+    scores = similarity(q, candidates, normalize) / temperature       # (B, B [+ B*n])
+    labels = torch.arange(q.shape[0], device=q.device)                # the diagonal is right
+    return F.cross_entropy(scores, labels)
+
+
+def margin_loss(q: torch.Tensor, d_pos: torch.Tensor, d_neg: torch.Tensor, margin: float = 0.2,
+                normalize: bool = True) -> torch.Tensor:
+    """Triplet margin loss: ``mean(relu(margin - s(q, d+) + s(q, d-)))``.
+
+    ``d_neg`` is ``(B, dim)`` (one negative per query) or ``(B, n, dim)`` (averaged over n).
+    """
+    _check_pair(q, d_pos)
+    if d_neg.ndim == 2:
+        d_neg = d_neg[:, None, :]
+    if d_neg.shape[0] != q.shape[0] or d_neg.shape[2] != q.shape[1]:
+        raise ValueError(f"negatives must be (B={q.shape[0]}, [n,] dim={q.shape[1]}), got {tuple(d_neg.shape)}")
+    if normalize:
+        q, d_pos, d_neg = (F.normalize(x, p=2, dim=-1) for x in (q, d_pos, d_neg))
+    s_pos = (q * d_pos).sum(-1)                                       # (B,)
+    s_neg = torch.einsum("bd,bnd->bn", q, d_neg)                      # (B, n)
+    return F.relu(margin - s_pos[:, None] + s_neg).mean()
+
+
+class InfoNCELoss(nn.Module):
+    """Module form of :func:`info_nce`: ``loss_fn(q, d, hard_negatives=None)``.
+
+    Defaults: cosine (``normalize=True``) at ``temperature=0.05``, the standard for
+    retrieval fine-tuning. Prefer it whenever a batch of pairs is all you have; add hard
+    negatives when in-batch negatives become too easy.
+    """
+
+    def __init__(self, temperature: float = 0.05, normalize: bool = True):
+        super().__init__()
+        _check_temperature(temperature)
+        self.temperature, self.normalize = temperature, normalize
+
+    def forward(self, q, d, hard_negatives=None):
+        return info_nce(q, d, self.temperature, self.normalize, hard_negatives)
+
+
+class MarginLoss(nn.Module):
+    """Module form of :func:`margin_loss`. Needs explicit negatives; cares only about the
+    order of positive vs negative up to ``margin``, so it gives no signal once pairs are separated."""
+
+    def __init__(self, margin: float = 0.2, normalize: bool = True):
+        super().__init__()
+        self.margin, self.normalize = margin, normalize
+
+    def forward(self, q, d_pos, d_neg):
+        return margin_loss(q, d_pos, d_neg, self.margin, self.normalize)

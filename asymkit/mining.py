@@ -1,0 +1,65 @@
+"""Hard negatives: documents the current model ranks high for a query, that are not its answer.
+
+In-batch negatives are random documents, and most are easy to tell apart from the answer.
+Hard negatives (seed 001 §4) are mined by searching the corpus with the current model
+(here with an ``asymkit.index`` FAISS index) and keeping top-ranked documents that are
+not the query's positive.
+
+**The false-negative guard.** Judgements are incomplete: a top-ranked "negative" may be
+a perfectly good answer nobody judged, and training it away hurts. Two guards, both on by
+default: skip the first ``skip_top`` results (the most likely unjudged positives), and
+drop any candidate whose similarity is at least ``max_ratio`` times the positive's own
+similarity to the query (it looks as relevant as the answer, so treat it as unknown).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from . import index as ix
+
+
+def mine_hard_negatives(queries: np.ndarray, docs: np.ndarray, positives: Sequence[Sequence[int]], n: int = 3,
+                        depth: int = 30, skip_top: int = 0, max_ratio: float = 0.95,
+                        metric: str = "cosine", seed: int = 0) -> np.ndarray:
+    """``(n_q, n)`` indices into ``docs``: hard negatives for each query.
+
+    Args:
+        queries: ``(n_q, dim)`` query embeddings from the current model.
+        docs: ``(n_d, dim)`` document embeddings from the current model.
+        positives: for each query, the indices (into ``docs``) of its relevant documents;
+            they are never returned.
+        n: negatives per query.
+        depth: how far down the ranking to look (must leave room for ``n``).
+        skip_top, max_ratio: the false-negative guard (see the module docstring).
+
+    When fewer than ``n`` candidates survive the guard in the top ``depth``, the rest are
+    filled with random non-positive documents (seeded), so the result is always full.
+    """
+    if metric not in ("cosine", "ip"):
+        raise ValueError(f"metric must be 'cosine' or 'ip' (the guard compares similarities), got {metric!r}")
+    queries, docs = np.asarray(queries, dtype=np.float32), np.asarray(docs, dtype=np.float32)
+    if len(positives) != len(queries):
+        raise ValueError(f"{len(positives)} positive lists for {len(queries)} queries: give one list per query")
+    if n <= 0 or depth < n + skip_top:
+        raise ValueError(f"need n > 0 and depth >= n + skip_top, got n={n}, depth={depth}, skip_top={skip_top}")
+    if len(docs) <= n + max((len(p) for p in positives), default=0):
+        raise ValueError(f"{len(docs)} documents are too few to find {n} negatives per query")
+    idx = ix.build_index(docs, "flat", metric)
+    scores, ids = idx.search(queries, min(depth + max(len(p) for p in positives), len(docs)))
+    q_eval = idx._prepare(queries, "queries")
+    d_eval = idx._prepare(docs, "docs")
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(queries), n), dtype=np.int64)
+    for i, (row_ids, row_scores) in enumerate(zip(ids, scores)):
+        pos = set(int(p) for p in positives[i])
+        pos_score = max(float(q_eval[i] @ d_eval[p]) for p in pos) if pos else np.inf
+        ranked = [(int(j), float(s)) for j, s in zip(row_ids, row_scores) if j >= 0 and int(j) not in pos]
+        chosen = [j for j, s in ranked[skip_top:depth] if s < max_ratio * pos_score][:n]
+        while len(chosen) < n:                                  # not enough survived the guard
+            j = int(rng.integers(len(docs)))
+            if j not in pos and j not in chosen:
+                chosen.append(j)
+        out[i] = chosen
+    return out

@@ -1,0 +1,90 @@
+"""Trainable towers over frozen, cached backbone embeddings: shared (bi-encoder) or twin.
+
+seed 001: a bi-encoder applies one network to both sides, ``q = f(y), d = f(x)``; a twin
+tower has one per side, ``q = f_q(y), d = f_d(x)``, so the query side can specialise in
+short queries and the document side in long documents.
+
+Here the heavy transformer stays frozen and its embeddings come from the cache; what
+trains is a small tower on top (seed 003's "projection" design), which takes seconds on
+a CPU. A tower is *residual* by default,
+
+    tower(x) = x + W x + b        with W = 0, b = 0 at the start,
+
+so training starts from the pretrained geometry instead of a random one (``residual=False``
+gives a plain MLP, the design lesson 06 shows failing). A linear residual tower is one
+matrix ``I + W``: it exports to sentence-transformers as a ``Dense`` layer.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ProjectionTower(nn.Module):
+    """One tower: ``(B, dim) -> (B, out_dim)``.
+
+    Args:
+        dim: input size (the backbone's embedding size, 384 for MiniLM).
+        hidden: ``None`` for a linear map; an int for a 2-layer MLP with that hidden size.
+        residual: add the input back (needs ``out_dim == dim``); the last layer starts at
+            zero, so the tower starts as the identity.
+        out_dim: output size (default ``dim``).
+    """
+
+    def __init__(self, dim: int, hidden: int | None = None, residual: bool = True, out_dim: int | None = None):
+        super().__init__()
+        out_dim = out_dim or dim
+        if residual and out_dim != dim:
+            raise ValueError(f"a residual tower keeps the size: out_dim={out_dim} must equal dim={dim}")
+        self.residual = residual
+        if hidden is None:
+            self.net = nn.Linear(dim, out_dim)
+            last = self.net
+        else:
+            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+            last = self.net[-1]
+        if residual:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)                                   # (B, out_dim)
+        return x + out if self.residual else out
+
+
+class TowerModel(nn.Module):
+    """Query and document towers; ``shared=True`` makes them one module (a bi-encoder).
+
+    ``encode_queries``/``encode_documents`` return the raw tower outputs; the similarity
+    (cosine or dot) is chosen by the loss and by evaluation, which must agree (lesson 06).
+    """
+
+    def __init__(self, dim: int = 384, shared: bool = False, hidden: int | None = None, residual: bool = True):
+        super().__init__()
+        self.shared = shared
+        self.config = {"dim": dim, "shared": shared, "hidden": hidden, "residual": residual}
+        self.query_tower = ProjectionTower(dim, hidden, residual)
+        self.doc_tower = self.query_tower if shared else ProjectionTower(dim, hidden, residual)
+
+    def encode_queries(self, x: torch.Tensor) -> torch.Tensor:
+        return self.query_tower(x)                          # (B, dim)
+
+    def encode_documents(self, x: torch.Tensor) -> torch.Tensor:
+        return self.doc_tower(x)                            # (B, dim)
+
+    def forward(self, q_in: torch.Tensor, d_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encode_queries(q_in), self.encode_documents(d_in)
+
+
+@torch.no_grad()
+def encode(tower_fn, X, batch_size: int = 4096, device: str = "cpu", normalize: bool = False):
+    """Apply a tower (e.g. ``model.encode_queries``) to a NumPy ``(n, dim)`` array, in batches."""
+    import numpy as np
+
+    out = []
+    for start in range(0, len(X), batch_size):
+        xb = torch.as_tensor(np.asarray(X[start:start + batch_size]), dtype=torch.float32, device=device)
+        yb = tower_fn(xb)
+        out.append((F.normalize(yb, dim=-1) if normalize else yb).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)

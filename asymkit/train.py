@@ -1,0 +1,252 @@
+"""One training loop for towers over cached embeddings, with a per-epoch monitor.
+
+The monitor is what seed 003 wishes it had watched from epoch 1: on a fixed sample of
+training pairs it records, before training (epoch 0) and after every epoch,
+
+    loss          InfoNCE on the sample (same loss as training)
+    pos_sim       mean similarity of each query with its own document (training similarity)
+    neg_sim       mean similarity of each query with the other documents of the sample
+    q_norm_mean / q_norm_std, d_norm_mean / d_norm_std   vector lengths
+    q_std / d_std std of all embedding values (seed 003's "embedding std")
+    dev_ndcg10    NDCG@10 on the dev split, when a dev task is given
+
+Positive similarity climbing every epoch while norms grow is the signature of magnitude
+cheating (lesson 06). Early stopping keeps the epoch with the best dev NDCG@10.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import metrics, search, settings
+from .losses import info_nce, similarity
+from .towers import TowerModel, encode
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3                 # passes over the training pairs
+    batch_size: int = 64            # pairs per step: each query gets batch_size - 1 in-batch negatives
+    lr: float = 1e-4                # Adam learning rate
+    temperature: float = 0.05       # InfoNCE temperature (> 0)
+    normalize: bool = True          # cosine in the loss; False = raw dot product (lesson 06)
+    patience: int = 2               # epochs without a better dev NDCG@10 before stopping
+    eval_similarity: str | None = None  # "cosine" or "dot" for dev evaluation; None = same as training
+    monitor_size: int = 1024        # training pairs the monitor statistics are computed on
+    seed: int = settings.SEED       # shuffling and initialisation
+    device: str | None = None       # None = settings.default_device()
+
+    def similarity(self) -> str:
+        return self.eval_similarity or ("cosine" if self.normalize else "dot")
+
+
+@dataclass
+class RetrievalTask:
+    """Backbone embeddings and judgements to evaluate towers on (e.g. the dev split)."""
+
+    query_ids: list[str]
+    queries: np.ndarray             # (n_q, dim) backbone embeddings of the queries
+    doc_ids: list[str]
+    docs: np.ndarray                # (n_d, dim) backbone embeddings of the corpus
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass
+class History:
+    """The monitor's records, one dict per epoch (epoch 0 = before training)."""
+
+    records: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def column(self, name: str) -> list:
+        return [r.get(name) for r in self.records]
+
+    def table(self) -> str:
+        cols = ["epoch", "loss", "pos_sim", "neg_sim", "q_norm_mean", "d_norm_mean", "q_std", "d_std", "dev_ndcg10"]
+        lines = ["  ".join(f"{c:>11s}" for c in cols)]
+        for r in self.records:
+            lines.append("  ".join(f"{r[c]:>11.4f}" if isinstance(r.get(c), float) else f"{str(r.get(c, '')):>11s}"
+                                   for c in cols))
+        return "\n".join(lines)
+
+
+def evaluate_towers(model: TowerModel, task: RetrievalTask, similarity_name: str = "cosine",
+                    measures: Sequence[str] = ("NDCG@10", "MRR@10", "Recall@100"), k: int = 100,
+                    device: str = "cpu") -> dict[str, float]:
+    """Encode ``task`` with the towers, retrieve with ``similarity_name`` (cosine or dot), evaluate."""
+    if similarity_name not in ("cosine", "dot"):
+        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity_name!r}")
+    was_training = model.training
+    model.eval()
+    Q = encode(model.encode_queries, task.queries, device=device)
+    D = encode(model.encode_documents, task.docs, device=device)
+    model.train(was_training)
+    run = search.retrieve(task.query_ids, Q, task.doc_ids, D, k=k,
+                          metric="cosine" if similarity_name == "cosine" else "ip")
+    return metrics.evaluate(task.qrels, run, measures)
+
+
+@torch.no_grad()
+def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: TrainConfig) -> dict:
+    """The monitor statistics on a fixed sample of (query, positive) backbone embeddings."""
+    was_training = model.training
+    model.eval()
+    q, d = model(q_in, d_in)                                         # (n, dim) each
+    S = similarity(q, d, config.normalize)                           # (n, n)
+    n = S.shape[0]
+    off = ~torch.eye(n, dtype=torch.bool, device=S.device)
+    qn, dn = q.norm(dim=1), d.norm(dim=1)
+    stats = {"loss": float(info_nce(q, d, config.temperature, config.normalize)),
+             "pos_sim": float(S.diagonal().mean()), "neg_sim": float(S[off].mean()) if n > 1 else float("nan"),
+             "q_norm_mean": float(qn.mean()), "q_norm_std": float(qn.std()) if n > 1 else 0.0,
+             "d_norm_mean": float(dn.mean()), "d_norm_std": float(dn.std()) if n > 1 else 0.0,
+             "q_std": float(q.std()), "d_std": float(d.std())}
+    model.train(was_training)
+    return stats
+
+
+def _tensor(X, name: str, device: str) -> torch.Tensor:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"{name} must be a non-empty (n, dim) array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or inf: re-encode those texts")
+    return torch.as_tensor(X, device=device)
+
+
+def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.ndarray,
+                 config: TrainConfig | None = None, dev: RetrievalTask | None = None,
+                 doc_bank: np.ndarray | None = None, hard_negative_ids: np.ndarray | None = None,
+                 progress: bool = True) -> History:
+    """Train ``model`` with InfoNCE on (query, positive document) backbone embeddings.
+
+    Args:
+        train_queries, train_docs: ``(N, dim)`` each; row i is one pair.
+        config: hyper-parameters (:class:`TrainConfig`).
+        dev: evaluated after every epoch (NDCG@10) for the monitor and early stopping;
+            the best epoch's weights are restored at the end.
+        doc_bank, hard_negative_ids: ``(M, dim)`` backbone embeddings and ``(N, n)`` indices into it,
+            the hard negatives of each pair (see :func:`asymkit.mining.mine_hard_negatives`).
+
+    Returns the :class:`History` of the monitor.
+    """
+    config = config or TrainConfig()
+    if config.temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {config.temperature}")
+    if config.batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 for in-batch negatives, got {config.batch_size}")
+    device = config.device or settings.default_device()
+    settings.seed_everything(config.seed)
+    model.to(device)
+    Xq, Xd = _tensor(train_queries, "train_queries", device), _tensor(train_docs, "train_docs", device)
+    if Xq.shape != Xd.shape:
+        raise ValueError(f"train_queries {tuple(Xq.shape)} and train_docs {tuple(Xd.shape)} differ: row i of each is one pair")
+    bank = hard = None
+    if hard_negative_ids is not None:
+        if doc_bank is None:
+            raise ValueError("hard_negative_ids index into doc_bank: pass doc_bank too")
+        bank = _tensor(doc_bank, "doc_bank", device)
+        hard = torch.as_tensor(np.asarray(hard_negative_ids), dtype=torch.long, device=device)
+        if hard.ndim != 2 or hard.shape[0] != len(Xq) or int(hard.max()) >= len(bank) or int(hard.min()) < 0:
+            raise ValueError(f"hard_negative_ids must be (N={len(Xq)}, n) indices into doc_bank of {len(bank)} rows, "
+                             f"got shape {tuple(hard.shape)}")
+
+    sample = torch.arange(min(config.monitor_size, len(Xq)), device=device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    history = History()
+
+    def record(epoch: int, train_loss: float | None, seconds: float) -> dict:
+        r = {"epoch": epoch, "train_loss": train_loss, "seconds": round(seconds, 2)}
+        r.update(monitor(model, Xq[sample], Xd[sample], config))
+        if dev is not None:
+            r["dev_ndcg10"] = evaluate_towers(model, dev, config.similarity(), ["NDCG@10"], device=device)["NDCG@10"]
+        history.records.append(r)
+        return r
+
+    record(0, None, 0.0)
+    best_score, best_state, stale = -1.0, None, 0
+    if dev is not None:
+        best_score, best_state, history.best_epoch = history.records[0]["dev_ndcg10"], copy.deepcopy(model.state_dict()), 0
+    from tqdm.auto import tqdm
+
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(Xq), generator=gen).to(device)
+        losses = []
+        batches = range(0, len(Xq), config.batch_size)
+        for b in tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False):
+            idx = perm[b:b + config.batch_size]
+            if len(idx) < 2:
+                continue                                             # one pair has no in-batch negative
+            q, d = model(Xq[idx], Xd[idx])                           # (B, dim) each
+            negs = None
+            if hard is not None:
+                nb = bank[hard[idx]]                                 # (B, n, dim) backbone embeddings
+                negs = model.encode_documents(nb.reshape(-1, nb.shape[-1])).reshape(nb.shape)
+            loss = info_nce(q, d, config.temperature, config.normalize, negs)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        r = record(epoch, float(np.mean(losses)), time.perf_counter() - start)
+        if dev is not None:
+            if r["dev_ndcg10"] > best_score:
+                best_score, best_state, stale, history.best_epoch = r["dev_ndcg10"], copy.deepcopy(model.state_dict()), 0, epoch
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    history.stopped_early = epoch < config.epochs
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(model: TowerModel, path: str | Path, history: History | None = None,
+                    overwrite: bool = False) -> Path:
+    """``path`` (safetensors weights) plus ``path.json`` (the model's config and the history)."""
+    from safetensors.torch import save_model
+
+    path = Path(path)
+    meta_path = path.with_name(path.name + ".json")
+    if not overwrite and (path.exists() or meta_path.exists()):
+        raise FileExistsError(f"{path} already exists: choose another path or pass overwrite=True")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(path))
+    meta = {"config": model.config, "history": asdict(history) if history else None}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[TowerModel, History | None]:
+    """Rebuild the :class:`TowerModel` saved by :func:`save_checkpoint`, bit for bit."""
+    from safetensors.torch import load_model
+
+    path = Path(path)
+    meta_path = path.with_name(path.name + ".json")
+    for p in (path, meta_path):
+        if not p.exists():
+            raise FileNotFoundError(f"{p} is missing: train and save_checkpoint() first")
+    try:
+        meta = json.loads(meta_path.read_text())
+        model = TowerModel(**meta["config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{meta_path} is corrupt ({err}): retrain and save again") from None
+    try:
+        load_model(model, str(path), device="cpu")
+    except Exception as err:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise ValueError(f"{path} is not a readable checkpoint for this model ({err}): retrain and save again") from None
+    history = History(**meta["history"]) if meta.get("history") else None
+    return model, history

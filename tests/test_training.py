@@ -1,0 +1,234 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from asymkit import losses, mining, towers, train
+
+
+@pytest.fixture
+def batch():
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(5, 8, generator=g) * 3
+    d = torch.randn(5, 8, generator=g) * 0.5
+    neg = torch.randn(5, 2, 8, generator=g)
+    return q, d, neg
+
+
+# --------------------------------------------------------------------------- losses
+
+def test_info_nce_equals_cross_entropy_on_cosine(batch):
+    q, d, _ = batch
+    S = F.normalize(q, dim=1) @ F.normalize(d, dim=1).T / 0.05
+    assert losses.info_nce(q, d, 0.05) == pytest.approx(float(F.cross_entropy(S, torch.arange(5))), rel=1e-6)
+
+
+def test_info_nce_raw_dot_and_hand_computed_two_by_two():
+    q = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    d = torch.tensor([[2.0, 0.0], [1.0, 1.0]])
+    # raw dot, temperature 1: S = [[2, 1], [0, 2]]
+    expected = (-(2 - math.log(math.exp(2) + math.exp(1))) - (2 - math.log(math.exp(0) + math.exp(2)))) / 2
+    assert float(losses.info_nce(q, d, 1.0, normalize=False)) == pytest.approx(expected, rel=1e-6)
+    # cosine, temperature 0.5: S = [[1, 1/sqrt2], [0, 1/sqrt2]] / 0.5
+    c = 1 / math.sqrt(2)
+    l1 = -(2 - math.log(math.exp(2) + math.exp(2 * c)))
+    l2 = -(2 * c - math.log(math.exp(0) + math.exp(2 * c)))
+    assert float(losses.info_nce(q, d, 0.5)) == pytest.approx((l1 + l2) / 2, rel=1e-6)
+
+
+def test_hard_negatives_join_every_query_candidates(batch):
+    q, d, neg = batch
+    cand = torch.cat([d, neg.reshape(-1, 8)])
+    S = F.normalize(q, dim=1) @ F.normalize(cand, dim=1).T / 0.1
+    ref = F.cross_entropy(S, torch.arange(5))
+    assert float(losses.info_nce(q, d, 0.1, hard_negatives=neg)) == pytest.approx(float(ref), rel=1e-6)
+    assert float(losses.InfoNCELoss(0.1)(q, d, neg)) == pytest.approx(float(ref), rel=1e-6)
+
+
+def test_margin_loss_hand_computed():
+    q = torch.tensor([[1.0, 0.0]])
+    pos = torch.tensor([[1.0, 1.0]])        # cosine 0.7071
+    neg = torch.tensor([[1.0, 0.0]])        # cosine 1
+    assert float(losses.margin_loss(q, pos, neg, margin=0.2)) == pytest.approx(0.2 - 1 / math.sqrt(2) + 1, rel=1e-6)
+    assert float(losses.margin_loss(q, neg, pos, margin=0.2)) == 0.0          # separated by more than the margin
+    assert float(losses.MarginLoss(0.2, normalize=False)(q, pos, neg)) == pytest.approx(0.2)
+
+
+def test_loss_errors(batch):
+    q, d, neg = batch
+    with pytest.raises(ValueError, match=r"mismatched batch: queries \(5, 8\) vs positive documents \(4, 8\)"):
+        losses.info_nce(q, d[:4])
+    with pytest.raises(ValueError, match="batch is empty"):
+        losses.info_nce(q[:0], d[:0])
+    for t in (0, -0.1):
+        with pytest.raises(ValueError, match="temperature must be > 0"):
+            losses.info_nce(q, d, t)
+        with pytest.raises(ValueError, match="temperature must be > 0"):
+            losses.InfoNCELoss(t)
+    with pytest.raises(ValueError, match=r"hard_negatives must be \(B=5, n, dim=8\)"):
+        losses.info_nce(q, d, hard_negatives=neg[:3])
+
+
+# --------------------------------------------------------------------------- towers
+
+def test_residual_towers_start_as_identity():
+    model = towers.TowerModel(8)
+    x = torch.randn(3, 8)
+    assert torch.equal(model.encode_queries(x), x) and torch.equal(model.encode_documents(x), x)
+    assert not torch.equal(towers.TowerModel(8, residual=False).encode_queries(x), x)
+    with pytest.raises(ValueError, match="out_dim=4 must equal dim=8"):
+        towers.ProjectionTower(8, residual=True, out_dim=4)
+
+
+def test_shared_vs_twin_parameters():
+    shared, twin = towers.TowerModel(8, shared=True), towers.TowerModel(8, shared=False)
+    assert shared.query_tower is shared.doc_tower
+    assert sum(p.numel() for p in twin.parameters()) == 2 * sum(p.numel() for p in shared.parameters())
+
+
+def test_gradients_reach_only_the_tower_that_was_used():
+    model = towers.TowerModel(8)
+    model.encode_queries(torch.randn(4, 8)).sum().backward()
+    assert all(p.grad is not None for p in model.query_tower.parameters())
+    assert all(p.grad is None for p in model.doc_tower.parameters())
+
+
+# --------------------------------------------------------------------------- training
+
+def paired_data(n=600, dim=16, seed=0):
+    """Documents are a fixed rotation of their queries plus noise: a twin tower can learn the map."""
+    R, _ = np.linalg.qr(np.random.default_rng(42).normal(size=(dim, dim)))   # one map for every split
+    rng = np.random.default_rng(seed)
+    Q = rng.normal(size=(n, dim)).astype(np.float32)
+    D = (Q @ R + 0.3 * rng.normal(size=(n, dim))).astype(np.float32)
+    return Q, D
+
+
+def task_from(Q, D):
+    ids = [f"i{i}" for i in range(len(Q))]
+    return train.RetrievalTask(ids, Q, ids, D, {i: {i: 1} for i in ids})
+
+
+def test_training_improves_dev_and_records_the_monitor():
+    Q, D = paired_data()
+    dev = task_from(*paired_data(200, seed=1))
+    model = towers.TowerModel(16)
+    cfg = train.TrainConfig(epochs=4, batch_size=32, lr=3e-3, device="cpu", monitor_size=128)
+    hist = train.train_towers(model, Q, D, cfg, dev=dev, progress=False)
+    assert [r["epoch"] for r in hist.records][0] == 0 and len(hist.records) >= 2
+    assert hist.records[-1]["loss"] < hist.records[0]["loss"]
+    assert max(hist.column("dev_ndcg10")) > hist.records[0]["dev_ndcg10"] + 0.1
+    assert hist.best_epoch == int(np.argmax(hist.column("dev_ndcg10")))
+    after = train.evaluate_towers(model, dev, "cosine")["NDCG@10"]
+    assert after == pytest.approx(max(hist.column("dev_ndcg10")))   # the best epoch is restored
+
+
+def test_monitor_statistics_by_hand():
+    model = towers.TowerModel(2)                          # identity at start
+    q = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    d = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    stats = train.monitor(model, q, d, train.TrainConfig(normalize=False, temperature=1.0))
+    assert stats["pos_sim"] == pytest.approx((3 + 2) / 2)   # diagonal of q @ d.T
+    assert stats["neg_sim"] == pytest.approx(0.0)
+    assert stats["q_norm_mean"] == pytest.approx(2.0) and stats["d_norm_mean"] == pytest.approx(1.5)
+    assert stats["q_norm_std"] == pytest.approx(float(torch.tensor([3.0, 1.0]).std()))
+    assert stats["q_std"] == pytest.approx(float(q.std()))
+    cos = train.monitor(model, q, d, train.TrainConfig(normalize=True))
+    assert cos["pos_sim"] == pytest.approx(1.0)
+
+
+def test_training_is_seeded():
+    Q, D = paired_data(200)
+    cfg = train.TrainConfig(epochs=2, batch_size=32, lr=1e-2, device="cpu")
+    a, b = towers.TowerModel(16), towers.TowerModel(16)
+    ha = train.train_towers(a, Q, D, cfg, progress=False)
+    hb = train.train_towers(b, Q, D, cfg, progress=False)
+    assert ha.column("loss") == hb.column("loss")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_training_with_hard_negatives_runs_and_validates_ids():
+    Q, D = paired_data(200)
+    hard = mining.mine_hard_negatives(Q, D, [[i] for i in range(len(Q))], n=2, depth=10)
+    model = towers.TowerModel(16)
+    cfg = train.TrainConfig(epochs=1, batch_size=32, device="cpu")
+    hist = train.train_towers(model, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, progress=False)
+    assert hist.records[1]["loss"] < hist.records[0]["loss"] + 1.0
+    with pytest.raises(ValueError, match="indices into doc_bank"):
+        train.train_towers(model, Q, D, cfg, doc_bank=D[:5], hard_negative_ids=hard, progress=False)
+    with pytest.raises(ValueError, match="pass doc_bank too"):
+        train.train_towers(model, Q, D, cfg, hard_negative_ids=hard, progress=False)
+
+
+def test_training_errors():
+    Q, D = paired_data(50)
+    model = towers.TowerModel(16)
+    with pytest.raises(ValueError, match="differ: row i of each is one pair"):
+        train.train_towers(model, Q, D[:40], train.TrainConfig(device="cpu"), progress=False)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        train.train_towers(model, Q, D, train.TrainConfig(temperature=0, device="cpu"), progress=False)
+    with pytest.raises(ValueError, match="non-empty"):
+        train.train_towers(model, Q[:0], D[:0], train.TrainConfig(device="cpu"), progress=False)
+    bad = Q.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        train.train_towers(model, bad, D, train.TrainConfig(device="cpu"), progress=False)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_checkpoint_round_trip_is_bit_exact(tmp_path, shared):
+    Q, D = paired_data(100)
+    model = towers.TowerModel(16, shared=shared, hidden=8)
+    hist = train.train_towers(model, Q, D, train.TrainConfig(epochs=1, batch_size=16, lr=1e-2, device="cpu"),
+                              progress=False)
+    path = train.save_checkpoint(model, tmp_path / "towers.safetensors", hist)
+    back, back_hist = train.load_checkpoint(path)
+    assert back.config == model.config and back_hist.records == hist.records
+    for (k1, v1), (k2, v2) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)
+    assert (back.query_tower is back.doc_tower) == shared
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        train.save_checkpoint(model, path)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train and save_checkpoint"):
+        train.load_checkpoint(tmp_path / "none.safetensors")
+    path = train.save_checkpoint(towers.TowerModel(4), tmp_path / "m.safetensors")
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        train.load_checkpoint(path)
+
+
+# --------------------------------------------------------------------------- mining
+
+def test_mined_negatives_exclude_positives_and_respect_the_guard():
+    rng = np.random.default_rng(0)
+    D = rng.normal(size=(50, 8)).astype(np.float32)
+    Q = D[:10] + 0.01 * rng.normal(size=(10, 8)).astype(np.float32)
+    D[10] = D[0]                                  # an unjudged exact copy of query 0's answer
+    positives = [[i] for i in range(10)]
+    neg = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20)
+    assert neg.shape == (10, 3)
+    for i in range(10):
+        assert i not in neg[i] and len(set(neg[i].tolist())) == 3
+    assert 10 not in neg[0], "a copy of the positive scores like the positive: the guard must drop it"
+    unguarded = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20, max_ratio=np.inf)
+    assert unguarded[0, 0] == 10
+    cos = (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ (D / np.linalg.norm(D, axis=1, keepdims=True)).T
+    ranked = [j for j in np.argsort(-cos[3]) if j != 3]
+    assert unguarded[3].tolist() == ranked[:3], "hard = the top-ranked non-positives"
+    skipped = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20, skip_top=2, max_ratio=np.inf)
+    assert skipped[3].tolist() == ranked[2:5]
+
+
+def test_mining_errors():
+    D = np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="one list per query"):
+        mining.mine_hard_negatives(D[:2], D, [[0]], n=1, depth=2)
+    with pytest.raises(ValueError, match="too few"):
+        mining.mine_hard_negatives(D[:2], D, [[0], [1]], n=3, depth=3)
+    with pytest.raises(ValueError, match="metric must be 'cosine' or 'ip'"):
+        mining.mine_hard_negatives(D[:2], D, [[0], [1]], n=1, depth=2, metric="l2")
