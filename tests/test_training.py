@@ -232,3 +232,36 @@ def test_mining_errors():
         mining.mine_hard_negatives(D[:2], D, [[0], [1]], n=3, depth=3)
     with pytest.raises(ValueError, match="metric must be 'cosine' or 'ip'"):
         mining.mine_hard_negatives(D[:2], D, [[0], [1]], n=1, depth=2, metric="l2")
+
+
+# --------------------------------------------------------------------------- export
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_sentence_transformers_export_reproduces_asymkit(tmp_path, tmp_cache, shared):
+    from sentence_transformers import SentenceTransformer
+
+    from asymkit import encoders, export
+
+    texts = ["Return the sum of two numbers.", "Open a file and return a stream object."]
+    enc = encoders.BiEncoder(device="cpu")
+    X = enc.encode(texts)                                            # the towers' input: normalised MiniLM
+    model = towers.TowerModel(384, shared=shared)
+    with torch.no_grad():                                            # make the two towers really different
+        model.query_tower.net.weight.normal_(0, 0.05)
+        model.doc_tower.net.bias.normal_(0, 0.05)
+    path = export.export_sentence_transformers(model, tmp_path / "st", similarity="dot")
+    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    np.testing.assert_allclose(st.encode_query(texts), towers.encode(model.encode_queries, X), atol=1e-5)
+    np.testing.assert_allclose(st.encode_document(texts), towers.encode(model.encode_documents, X), atol=1e-5)
+    assert st.similarity_fn_name == "dot"
+    if not shared:
+        assert not np.allclose(st.encode_query(texts), st.encode_document(texts), atol=1e-3)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.export_sentence_transformers(model, path)
+
+
+def test_mlp_towers_do_not_export(tmp_path):
+    from asymkit import export
+
+    with pytest.raises(ValueError, match="only linear towers"):
+        export.export_sentence_transformers(towers.TowerModel(384, hidden=16), tmp_path / "x")
