@@ -87,3 +87,32 @@ def recall_qps(rows: Sequence[Mapping], exact_qps: float | None = None,
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def training_monitor(histories: Mapping[str, object], title: str = "Training monitor (epoch 0 = before training)"):
+    """Four panels per run: loss, positive/negative similarity, mean norms, dev NDCG@10.
+
+    ``histories`` maps a run's name to an ``asymkit.train.History`` (anything with ``column(name)``).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
+    for name, h in histories.items():
+        epochs = h.column("epoch")
+        axes[0].plot(epochs, h.column("loss"), marker="o", ms=3, label=name)
+        line, = axes[1].plot(epochs, h.column("pos_sim"), marker="o", ms=3, label=f"{name}: positive")
+        axes[1].plot(epochs, h.column("neg_sim"), marker="x", ms=3, ls="--", color=line.get_color(), label=f"{name}: negative")
+        line, = axes[2].plot(epochs, h.column("q_norm_mean"), marker="o", ms=3, label=f"{name}: query")
+        axes[2].plot(epochs, h.column("d_norm_mean"), marker="x", ms=3, ls="--", color=line.get_color(), label=f"{name}: document")
+        dev = h.column("dev_ndcg10")
+        if any(v is not None for v in dev):
+            axes[3].plot(epochs, dev, marker="o", ms=3, label=name)
+    for ax, label in zip(axes, ["loss (monitor sample)", "mean similarity", "mean vector norm", "dev NDCG@10"]):
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    axes[3].legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

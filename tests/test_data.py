@@ -274,3 +274,31 @@ def test_passage_pool_exclude_limit_and_cache(fake_purelib, tmp_cache):
         assert len(data.passage_pool(2)) == 2
     with pytest.raises(ValueError, match="positive integer"):
         data.passage_pool(0)
+
+
+# --------------------------------------------------------------------------- training pairs
+
+def test_training_pairs_drop_duplicates_of_the_embedded_dataset(tmp_path, monkeypatch, tmp_cache):
+    root = tmp_path / "site-packages"
+    write_module(root, "pkg/m.py", '''
+        def vendored():
+            """A widget with a colour and a weight in grams.
+
+            A vendored copy of an embedded docstring: it must never be a training pair.
+            """
+
+        def own():
+            """Compute the area of a polygon from its vertices.
+
+            The vertices are given in order; the shoelace formula sums the cross products.
+            """
+    ''')
+    monkeypatch.setattr(data.sysconfig, "get_paths", lambda: {"purelib": str(root), "stdlib": str(root)})
+    monkeypatch.setattr(data, "TRAINING_PACKAGES", ("pkg", "not_installed"))
+    embedded = data.RetrievalDataset("toy", {"x": {"title": "", "text": "Some body."}},
+                                     {"test": {"x": "A widget with a colour and a weight in grams."}}, {"test": {"x": {"x": 1}}})
+    assert [p.qualname for p in data.training_pairs(10)] == sorted(["pkg.m.vendored", "pkg.m.own"],
+                                                                    key=lambda n: data.hashlib.sha1(n.encode()).hexdigest())
+    with pytest.warns(UserWarning, match="only 1 training pairs"):
+        kept = data.training_pairs(10, exclude=embedded)
+    assert [p.qualname for p in kept] == ["pkg.m.own"]
