@@ -22,7 +22,7 @@ from . import index as ix
 
 def mine_hard_negatives(queries: np.ndarray, docs: np.ndarray, positives: Sequence[Sequence[int]], n: int = 3,
                         depth: int = 30, skip_top: int = 0, max_ratio: float = 0.95,
-                        metric: str = "cosine", seed: int = 0) -> np.ndarray:
+                        metric: str = "cosine", seed: int = 0, return_filled: bool = False):
     """``(n_q, n)`` indices into ``docs``: hard negatives for each query.
 
     Args:
@@ -35,7 +35,8 @@ def mine_hard_negatives(queries: np.ndarray, docs: np.ndarray, positives: Sequen
         skip_top, max_ratio: the false-negative guard (see the module docstring).
 
     When fewer than ``n`` candidates survive the guard in the top ``depth``, the rest are
-    filled with random non-positive documents (seeded), so the result is always full.
+    filled with random non-positive documents (seeded), so the result is always full;
+    ``return_filled=True`` also returns the ``(n_q, n)`` boolean mask of those random fills.
     """
     if metric not in ("cosine", "ip"):
         raise ValueError(f"metric must be 'cosine' or 'ip' (the guard compares similarities), got {metric!r}")
@@ -52,14 +53,16 @@ def mine_hard_negatives(queries: np.ndarray, docs: np.ndarray, positives: Sequen
     d_eval = idx._prepare(docs, "docs")
     rng = np.random.default_rng(seed)
     out = np.empty((len(queries), n), dtype=np.int64)
+    filled = np.zeros((len(queries), n), dtype=bool)
     for i, (row_ids, row_scores) in enumerate(zip(ids, scores)):
         pos = set(int(p) for p in positives[i])
         pos_score = max(float(q_eval[i] @ d_eval[p]) for p in pos) if pos else np.inf
         ranked = [(int(j), float(s)) for j, s in zip(row_ids, row_scores) if j >= 0 and int(j) not in pos]
         chosen = [j for j, s in ranked[skip_top:depth] if s < max_ratio * pos_score][:n]
+        filled[i, len(chosen):] = True
         while len(chosen) < n:                                  # not enough survived the guard
             j = int(rng.integers(len(docs)))
             if j not in pos and j not in chosen:
                 chosen.append(j)
         out[i] = chosen
-    return out
+    return (out, filled) if return_filled else out

@@ -222,6 +222,11 @@ def test_mined_negatives_exclude_positives_and_respect_the_guard():
     assert unguarded[3].tolist() == ranked[:3], "hard = the top-ranked non-positives"
     skipped = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20, skip_top=2, max_ratio=np.inf)
     assert skipped[3].tolist() == ranked[2:5]
+    strict, filled = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20, max_ratio=-1.0, return_filled=True)
+    assert filled.all(), "a guard that rejects everything leaves only random fills, and says so"
+    assert all(i not in strict[i] for i in range(10))
+    _, none_filled = mining.mine_hard_negatives(Q, D, positives, n=3, depth=20, max_ratio=np.inf, return_filled=True)
+    assert not none_filled.any()
 
 
 def test_mining_errors():
