@@ -81,7 +81,8 @@ class AnnIndex:
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
-    def _prepare(self, X: np.ndarray, name: str) -> np.ndarray:
+    def prepare(self, X: np.ndarray, name: str) -> np.ndarray:
+        """``X`` checked (shape, dim, NaN) and made what the index stores: normalised for cosine."""
         X = check_vectors(X, name)
         if X.shape[1] != self.dim:
             raise ValueError(f"{name} have dim {X.shape[1]} but the index has dim {self.dim}: "
@@ -92,7 +93,7 @@ class AnnIndex:
 
     def add(self, vectors: np.ndarray) -> "AnnIndex":
         """Add ``(n, d)`` vectors (normalised first for cosine). Ids are 0..n-1 in insertion order."""
-        X = self._prepare(vectors, "vectors")
+        X = self.prepare(vectors, "vectors")
         check_metric_fits(X, self.metric)
         if not self.index.is_trained:
             raise ValueError(f"the {self.kind} index is not trained: build it with build_index(), which trains it")
@@ -128,7 +129,7 @@ class AnnIndex:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if self.ntotal == 0:
             raise ValueError("the index is empty: add() document vectors first")
-        Q = self._prepare(queries, "queries")
+        Q = self.prepare(queries, "queries")
         D, I = self.index.search(Q, int(k))
         return (-D if self.metric == "l2" else D), I
 
@@ -241,7 +242,7 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
         params.update(nlist=nlist)
     out = AnnIndex(index, kind, metric, params)
     if not index.is_trained:
-        index.train(out._prepare(X, "vectors"))
+        index.train(out.prepare(X, "vectors"))
     out.add(X)
     if kind in ("ivf", "ivfpq"):
         out.set_search_params(nprobe=min(nprobe, index.nlist))
@@ -270,7 +271,7 @@ def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at
     if threads:
         faiss.omp_set_num_threads(threads)
     try:
-        Q = index._prepare(queries, "queries")
+        Q = index.prepare(queries, "queries")
         best = math.inf
         for _ in range(repeat):
             start = time.perf_counter()
