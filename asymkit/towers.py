@@ -78,13 +78,73 @@ class TowerModel(nn.Module):
 
 
 @torch.no_grad()
-def encode(tower_fn, X, batch_size: int = 4096, device: str = "cpu", normalize: bool = False):
-    """Apply a tower (e.g. ``model.encode_queries``) to a NumPy ``(n, dim)`` array, in batches."""
+def encode(tower_fn, X, batch_size: int | None = None, device: str = "cpu", normalize: bool = False):
+    """Apply a tower (e.g. ``model.encode_queries``) in batches to a NumPy ``(n, dim)`` array of
+    backbone embeddings, or to a list of texts for transformer towers. Returns ``(n, dim)`` float32."""
     import numpy as np
 
+    texts = isinstance(X, list) and (not X or isinstance(X[0], str))
+    batch_size = batch_size or (64 if texts else 4096)
     out = []
     for start in range(0, len(X), batch_size):
-        xb = torch.as_tensor(np.asarray(X[start:start + batch_size]), dtype=torch.float32, device=device)
+        chunk = X[start:start + batch_size]
+        xb = chunk if texts else torch.as_tensor(np.asarray(chunk), dtype=torch.float32, device=device)
         yb = tower_fn(xb)
         out.append((F.normalize(yb, dim=-1) if normalize else yb).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- fine-tuning the transformer itself
+
+class TransformerTower(nn.Module):
+    """A tower that is the transformer itself: texts in, mean-pooled embeddings out.
+
+    The backbone (default: the offline MiniLM) is frozen except its top ``train_layers``
+    transformer layers, which train. This is the second way to train (the first being small
+    towers over cached embeddings): much slower — every step runs the network on the texts —
+    so meant for users with time or a GPU.
+    """
+
+    def __init__(self, model=None, train_layers: int = 2, device: str | None = None):
+        super().__init__()
+        from .encoders import load_sentence_transformer
+
+        self.st = load_sentence_transformer(model, device)
+        layers = self.st[0].auto_model.encoder.layer
+        if not 0 <= train_layers <= len(layers):
+            raise ValueError(f"train_layers must be between 0 and {len(layers)}, got {train_layers}")
+        for p in self.st.parameters():
+            p.requires_grad_(False)
+        for layer in layers[len(layers) - train_layers:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+        self.train_layers = train_layers
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        preprocess = getattr(self.st, "preprocess", None) or self.st.tokenize
+        features = {k: (v.to(self.st.device) if torch.is_tensor(v) else v) for k, v in preprocess(list(texts)).items()}
+        return self.st(features)["sentence_embedding"]          # (B, dim)
+
+
+class TransformerTowerModel(nn.Module):
+    """Query and document transformer towers (``shared=True``: one network, a fine-tuned bi-encoder).
+
+    Same interface as :class:`TowerModel`, but ``encode_queries``/``encode_documents`` take
+    lists of texts, so :func:`asymkit.train.train_towers` trains it on texts.
+    """
+
+    def __init__(self, model=None, shared: bool = True, train_layers: int = 2, device: str | None = None):
+        super().__init__()
+        self.shared = shared
+        self.config = {"shared": shared, "train_layers": train_layers}
+        self.query_tower = TransformerTower(model, train_layers, device)
+        self.doc_tower = self.query_tower if shared else TransformerTower(model, train_layers, device)
+
+    def encode_queries(self, texts: list[str]) -> torch.Tensor:
+        return self.query_tower(texts)
+
+    def encode_documents(self, texts: list[str]) -> torch.Tensor:
+        return self.doc_tower(texts)
+
+    def forward(self, q_in, d_in):
+        return self.encode_queries(q_in), self.encode_documents(d_in)

@@ -49,12 +49,13 @@ class TrainConfig:
 
 @dataclass
 class RetrievalTask:
-    """Backbone embeddings and judgements to evaluate towers on (e.g. the dev split)."""
+    """Queries, corpus and judgements to evaluate towers on (e.g. the dev split): backbone
+    embeddings for :class:`TowerModel`, or lists of texts for a ``TransformerTowerModel``."""
 
     query_ids: list[str]
-    queries: np.ndarray             # (n_q, dim) backbone embeddings of the queries
+    queries: np.ndarray | list[str]  # (n_q, dim) backbone embeddings of the queries, or their texts
     doc_ids: list[str]
-    docs: np.ndarray                # (n_d, dim) backbone embeddings of the corpus
+    docs: np.ndarray | list[str]     # (n_d, dim) backbone embeddings of the corpus, or its texts
     qrels: dict[str, dict[str, int]]
 
 
@@ -113,13 +114,21 @@ def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: T
     return stats
 
 
-def _tensor(X, name: str, device: str) -> torch.Tensor:
+def _inputs(X, name: str, device: str):
+    """Backbone embeddings as a float tensor, or a list of texts (for transformer towers) as is."""
+    if isinstance(X, (list, tuple)) and X and all(isinstance(t, str) for t in X):
+        return list(X)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"{name} must be a non-empty (n, dim) array, got shape {X.shape}")
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or inf: re-encode those texts")
     return torch.as_tensor(X, device=device)
+
+
+def _take(X, idx: torch.Tensor):
+    """Rows ``idx`` of a tensor, or those texts of a list."""
+    return X[idx] if torch.is_tensor(X) else [X[i] for i in idx.tolist()]
 
 
 def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.ndarray,
@@ -129,7 +138,8 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
     """Train ``model`` with InfoNCE on (query, positive document) backbone embeddings.
 
     Args:
-        train_queries, train_docs: ``(N, dim)`` each; row i is one pair.
+        train_queries, train_docs: ``(N, dim)`` backbone embeddings each (row i is one pair), or
+            two lists of N texts for a :class:`asymkit.towers.TransformerTowerModel`.
         config: hyper-parameters (:class:`TrainConfig`).
         dev: evaluated after every epoch (NDCG@10) for the monitor and early stopping;
             the best epoch's weights are restored at the end.
@@ -146,14 +156,15 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
     device = config.device or settings.default_device()
     settings.seed_everything(config.seed)
     model.to(device)
-    Xq, Xd = _tensor(train_queries, "train_queries", device), _tensor(train_docs, "train_docs", device)
-    if Xq.shape != Xd.shape:
-        raise ValueError(f"train_queries {tuple(Xq.shape)} and train_docs {tuple(Xd.shape)} differ: row i of each is one pair")
+    Xq, Xd = _inputs(train_queries, "train_queries", device), _inputs(train_docs, "train_docs", device)
+    shape = (lambda X: tuple(X.shape) if torch.is_tensor(X) else (len(X), "texts"))
+    if shape(Xq) != shape(Xd):
+        raise ValueError(f"train_queries {shape(Xq)} and train_docs {shape(Xd)} differ: row i of each is one pair")
     bank = hard = None
     if hard_negative_ids is not None:
         if doc_bank is None:
             raise ValueError("hard_negative_ids index into doc_bank: pass doc_bank too")
-        bank = _tensor(doc_bank, "doc_bank", device)
+        bank = _inputs(doc_bank, "doc_bank", device)
         hard = torch.as_tensor(np.asarray(hard_negative_ids), dtype=torch.long, device=device)
         if hard.ndim != 2 or hard.shape[0] != len(Xq) or int(hard.max()) >= len(bank) or int(hard.min()) < 0:
             raise ValueError(f"hard_negative_ids must be (N={len(Xq)}, n) indices into doc_bank of {len(bank)} rows, "
@@ -166,7 +177,7 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
 
     def record(epoch: int, train_loss: float | None, seconds: float) -> dict:
         r = {"epoch": epoch, "train_loss": train_loss, "seconds": round(seconds, 2)}
-        r.update(monitor(model, Xq[sample], Xd[sample], config))
+        r.update(monitor(model, _take(Xq, sample), _take(Xd, sample), config))
         if dev is not None:
             r["dev_ndcg10"] = evaluate_towers(model, dev, config.similarity(), ["NDCG@10"], device=device)["NDCG@10"]
         history.records.append(r)
@@ -188,11 +199,11 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             idx = perm[b:b + config.batch_size]
             if len(idx) < 2:
                 continue                                             # one pair has no in-batch negative
-            q, d = model(Xq[idx], Xd[idx])                           # (B, dim) each
+            q, d = model(_take(Xq, idx), _take(Xd, idx))             # (B, dim) each
             negs = None
             if hard is not None:
-                nb = bank[hard[idx]]                                 # (B, n, dim) backbone embeddings
-                negs = model.encode_documents(nb.reshape(-1, nb.shape[-1])).reshape(nb.shape)
+                ids = hard[idx]                                      # (B, n) rows of the bank
+                negs = model.encode_documents(_take(bank, ids.reshape(-1))).reshape(*ids.shape, -1)  # (B, n, dim)
             loss = info_nce(q, d, config.temperature, config.normalize, negs)
             opt.zero_grad()
             loss.backward()

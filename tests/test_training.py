@@ -270,3 +270,39 @@ def test_mlp_towers_do_not_export(tmp_path):
 
     with pytest.raises(ValueError, match="only linear towers"):
         export.export_sentence_transformers(towers.TowerModel(384, hidden=16), tmp_path / "x")
+
+
+# --------------------------------------------------------------------------- fine-tuning the transformer
+
+def test_transformer_tower_fine_tunes_only_its_top_layers(tmp_cache):
+    from asymkit import encoders
+
+    queries = ["Return the sum of two numbers.", "Open a file for reading.", "Sort a list in place.",
+               "Parse a date string.", "Join path components.", "Compute a SHA-1 digest."]
+    docs = ["Adds a and b and returns the result.", "The file is opened in text mode by default.",
+            "The sort is stable; the list is modified.", "The format follows ISO 8601.",
+            "Separators are inserted between the parts.", "The digest is returned as bytes."]
+    model = towers.TransformerTowerModel(shared=True, train_layers=1, device="cpu")
+    layers = model.query_tower.st[0].auto_model.encoder.layer
+    top_before = [p.detach().clone() for p in layers[-1].parameters()]
+    low_before = [p.detach().clone() for p in layers[0].parameters()]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".encoder.layer.5." in n for n in trainable), "only the top layer trains"
+
+    # before training, the tower is exactly the pretrained encoder
+    start = towers.encode(model.encode_queries, queries[:2], normalize=True)
+    np.testing.assert_allclose(start, encoders.BiEncoder(device="cpu").encode(queries[:2]), atol=1e-5)
+
+    cfg = train.TrainConfig(epochs=2, batch_size=3, lr=1e-4, device="cpu", monitor_size=6)
+    hist = train.train_towers(model, queries, docs, cfg, progress=False)
+    assert len(hist.records) == 3 and np.isfinite(hist.column("loss")).all()
+    assert any(not torch.equal(a, b) for a, b in zip(top_before, layers[-1].parameters())), "the top layer moved"
+    assert all(torch.equal(a, b) for a, b in zip(low_before, layers[0].parameters())), "the frozen layers did not"
+    with pytest.raises(ValueError, match="train_layers must be between 0 and 6"):
+        towers.TransformerTower(train_layers=7, device="cpu")
+
+
+def test_transformer_twin_towers_are_separate_networks(tmp_cache):
+    model = towers.TransformerTowerModel(shared=False, train_layers=0, device="cpu")
+    assert model.query_tower is not model.doc_tower
+    assert not any(p.requires_grad for p in model.parameters())
