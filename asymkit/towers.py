@@ -136,7 +136,7 @@ class TransformerTowerModel(nn.Module):
     def __init__(self, model=None, shared: bool = True, train_layers: int = 2, device: str | None = None):
         super().__init__()
         self.shared = shared
-        self.config = {"shared": shared, "train_layers": train_layers}
+        self.config = {"model": None if model is None else str(model), "shared": shared, "train_layers": train_layers}
         self.query_tower = TransformerTower(model, train_layers, device)
         self.doc_tower = self.query_tower if shared else TransformerTower(model, train_layers, device)
 

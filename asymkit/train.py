@@ -1,4 +1,5 @@
-"""One training loop for towers over cached embeddings, with a per-epoch monitor.
+"""One training loop for every tower model (over cached embeddings, or the transformer itself on texts),
+with a per-epoch monitor.
 
 The monitor is what seed 003 wishes it had watched from epoch 1: on a fixed sample of
 training pairs it records, before training (epoch 0) and after every epoch,
@@ -225,8 +226,7 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
 
 # --------------------------------------------------------------------------- checkpoints
 
-def save_checkpoint(model: TowerModel, path: str | Path, history: History | None = None,
-                    overwrite: bool = False) -> Path:
+def save_checkpoint(model, path: str | Path, history: History | None = None, overwrite: bool = False) -> Path:
     """``path`` (safetensors weights) plus ``path.json`` (the model's config and the history)."""
     from safetensors.torch import save_model
 
@@ -236,14 +236,19 @@ def save_checkpoint(model: TowerModel, path: str | Path, history: History | None
         raise FileExistsError(f"{path} already exists: choose another path or pass overwrite=True")
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, str(path))
-    meta = {"config": model.config, "history": asdict(history) if history else None}
+    meta = {"type": type(model).__name__, "config": model.config, "history": asdict(history) if history else None}
     meta_path.write_text(json.dumps(meta, indent=1))
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[TowerModel, History | None]:
-    """Rebuild the :class:`TowerModel` saved by :func:`save_checkpoint`, bit for bit."""
+def load_checkpoint(path: str | Path):
+    """Rebuild the model saved by :func:`save_checkpoint` (a :class:`TowerModel` or a
+    ``TransformerTowerModel``), bit for bit; returns ``(model, history)``."""
     from safetensors.torch import load_model
+
+    from .towers import TransformerTowerModel
+
+    kinds = {"TowerModel": TowerModel, "TransformerTowerModel": TransformerTowerModel}
 
     path = Path(path)
     meta_path = path.with_name(path.name + ".json")
@@ -252,7 +257,7 @@ def load_checkpoint(path: str | Path) -> tuple[TowerModel, History | None]:
             raise FileNotFoundError(f"{p} is missing: train and save_checkpoint() first")
     try:
         meta = json.loads(meta_path.read_text())
-        model = TowerModel(**meta["config"])
+        model = kinds[meta.get("type", "TowerModel")](**meta["config"])
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{meta_path} is corrupt ({err}): retrain and save again") from None
     try:

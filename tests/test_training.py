@@ -306,3 +306,15 @@ def test_transformer_twin_towers_are_separate_networks(tmp_cache):
     model = towers.TransformerTowerModel(shared=False, train_layers=0, device="cpu")
     assert model.query_tower is not model.doc_tower
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_transformer_checkpoint_round_trip_is_bit_exact(tmp_path):
+    model = towers.TransformerTowerModel(shared=True, train_layers=1, device="cpu")
+    with torch.no_grad():                        # stand-in for training: move the trainable layer
+        for p in model.query_tower.st[0].auto_model.encoder.layer[-1].parameters():
+            p.add_(0.01)
+    path = train.save_checkpoint(model, tmp_path / "ft.safetensors")
+    back, _ = train.load_checkpoint(path)
+    assert isinstance(back, towers.TransformerTowerModel) and back.config == model.config
+    for (k1, v1), (k2, v2) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)
