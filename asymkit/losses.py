@@ -112,3 +112,64 @@ class MarginLoss(nn.Module):
 
     def forward(self, q, d_pos, d_neg):
         return margin_loss(q, d_pos, d_neg, self.margin, self.normalize)
+
+
+# --------------------------------------------------------------------------- reranker losses (seed 001 §4)
+# Scores here are a cross-encoder's (or any scorer's) outputs for groups of candidates: a
+# ``(B, 1 + n)`` matrix whose column 0 is the query's positive and columns 1..n its negatives.
+
+def _check_group(scores: torch.Tensor) -> None:
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] < 2:
+        raise ValueError(f"scores must be (B, 1 + n) with B >= 1 and n >= 1 (column 0 = the positive), "
+                         f"got {tuple(scores.shape)}")
+
+
+def listwise_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Listwise loss: softmax over each row, cross-entropy against column 0 (the positive).
+
+    ``mean_i( -log( exp(s_i0) / sum_j exp(s_ij) ) )``; the scores are used as logits.
+    """
+    _check_group(scores)
+    return F.cross_entropy(scores, torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device))
+
+
+def pairwise_margin(pos: torch.Tensor, neg: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """Pairwise hinge loss: ``mean(relu(margin - s+ + s-))`` over every (positive, negative) pair.
+
+    ``pos`` is ``(B,)``, ``neg`` is ``(B,)`` or ``(B, n)``.
+    """
+    if neg.ndim == 1:
+        neg = neg[:, None]
+    if pos.ndim != 1 or neg.ndim != 2 or neg.shape[0] != pos.shape[0] or pos.shape[0] == 0:
+        raise ValueError(f"pos must be (B,) and neg (B,) or (B, n), got {tuple(pos.shape)} and {tuple(neg.shape)}")
+    return F.relu(margin - pos[:, None] + neg).mean()
+
+
+def pointwise_bce(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Pointwise loss: binary cross-entropy of ``sigmoid(score)`` against 0/1 labels, same shape."""
+    if scores.shape != labels.shape or scores.numel() == 0:
+        raise ValueError(f"scores {tuple(scores.shape)} and labels {tuple(labels.shape)} must have the same, "
+                         "non-empty shape")
+    return F.binary_cross_entropy_with_logits(scores, labels.to(scores.dtype))
+
+
+def kl_distillation(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Distillation over a candidate list: ``KL(softmax(teacher / T) || softmax(student / T))``,
+    averaged over the B rows of the ``(B, m)`` score matrices (seed 001 §9.4)."""
+    if student.shape != teacher.shape or student.ndim != 2 or student.numel() == 0:
+        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} scores must be the "
+                         "same (B, m) shape: one row of candidate scores per query")
+    _check_temperature(temperature)
+    target = F.softmax(teacher.detach() / temperature, dim=1)
+    return F.kl_div(F.log_softmax(student / temperature, dim=1), target, reduction="batchmean")
+
+
+def margin_mse(student_pos: torch.Tensor, student_neg: torch.Tensor, teacher_pos: torch.Tensor,
+               teacher_neg: torch.Tensor) -> torch.Tensor:
+    """MarginMSE distillation: ``mean(((s+ - s-) - (t+ - t-))^2)``; the student copies the teacher's
+    margins, not its scale. All four are ``(B,)`` or ``(B, n)`` (negatives) shaped alike."""
+    s, t = student_pos[..., None] - student_neg if student_neg.ndim == 2 else student_pos - student_neg, \
+        teacher_pos[..., None] - teacher_neg if teacher_neg.ndim == 2 else teacher_pos - teacher_neg
+    if s.shape != t.shape:
+        raise ValueError(f"student margins {tuple(s.shape)} and teacher margins {tuple(t.shape)} differ")
+    return ((s - t.detach()) ** 2).mean()

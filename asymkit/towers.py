@@ -148,3 +148,11 @@ class TransformerTowerModel(nn.Module):
 
     def forward(self, q_in, d_in):
         return self.encode_queries(q_in), self.encode_documents(d_in)
+
+
+def asymmetric_projection_model(dim: int = 384, hidden: int | None = None) -> TowerModel:
+    """Seed 003's *AsymmetricProjectionModel*: a frozen backbone's embeddings go through separate query
+    and document projections, learned from a random start (no residual): linear by default, a 2-layer
+    MLP with ``hidden`` units otherwise. Whether it learns or cheats is decided by the loss: train it with
+    ``TrainConfig(normalize=True, temperature=0.05)`` (cosine) or ``normalize=False`` (raw dot, lesson 06)."""
+    return TowerModel(dim, shared=False, hidden=hidden, residual=False)

@@ -39,6 +39,7 @@ class TrainConfig:
     temperature: float = 0.05       # InfoNCE temperature (> 0)
     normalize: bool = True          # cosine in the loss; False = raw dot product (lesson 06)
     patience: int = 2               # epochs without a better dev NDCG@10 before stopping
+    restore_best: bool = True       # end with the best dev epoch's weights (False: keep the last epoch's)
     eval_similarity: str | None = None  # "cosine" or "dot" for dev evaluation; None = same as training
     monitor_size: int = 1024        # training pairs the monitor statistics are computed on
     seed: int = settings.SEED       # shuffling and initialisation
@@ -219,9 +220,31 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
                 if stale >= config.patience:
                     history.stopped_early = epoch < config.epochs
                     break
-    if best_state is not None:
+    if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     return history
+
+
+def magnitude_alarm(history: History | Sequence[dict], max_growth: float = 1.5) -> str | None:
+    """The early warning of lesson 06: a message at the first epoch where magnitude cheating shows, else None.
+
+    It fires when the mean query or document norm has grown more than ``max_growth`` times its epoch-0
+    value, or when the mean positive similarity exceeds 1 while norms grew (a cosine never does: the
+    score is being bought with length). Both show after one or two epochs, long before a dev metric
+    says anything is wrong.
+    """
+    records = history.records if isinstance(history, History) else list(history)
+    if not records:
+        raise ValueError("the history is empty: train at least one epoch (epoch 0 is recorded before training)")
+    first = records[0]
+    for r in records[1:]:
+        growth = max(r["q_norm_mean"] / max(first["q_norm_mean"], 1e-12),
+                     r["d_norm_mean"] / max(first["d_norm_mean"], 1e-12))
+        if growth > max_growth or (r["pos_sim"] > 1.0 and growth > 1.0):
+            return (f"epoch {r['epoch']}: norms grew {growth:.1f}x since epoch 0 and the positive similarity is "
+                    f"{r['pos_sim']:.2f}: the loss is being lowered by vector length (magnitude cheating); "
+                    "normalise before the similarity (cosine) and set a temperature")
+    return None
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -242,13 +265,15 @@ def save_checkpoint(model, path: str | Path, history: History | None = None, ove
 
 
 def load_checkpoint(path: str | Path):
-    """Rebuild the model saved by :func:`save_checkpoint` (a :class:`TowerModel` or a
-    ``TransformerTowerModel``), bit for bit; returns ``(model, history)``."""
+    """Rebuild the model saved by :func:`save_checkpoint` (a :class:`TowerModel`, a
+    ``TransformerTowerModel`` or an ``asymkit.cross.CrossEncoderModel``), bit for bit; returns ``(model, history)``."""
     from safetensors.torch import load_model
 
+    from .cross import CrossEncoderModel
     from .towers import TransformerTowerModel
 
-    kinds = {"TowerModel": TowerModel, "TransformerTowerModel": TransformerTowerModel}
+    kinds = {"TowerModel": TowerModel, "TransformerTowerModel": TransformerTowerModel,
+             "CrossEncoderModel": CrossEncoderModel}
 
     path = Path(path)
     meta_path = path.with_name(path.name + ".json")

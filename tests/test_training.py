@@ -318,3 +318,66 @@ def test_transformer_checkpoint_round_trip_is_bit_exact(tmp_path):
     assert isinstance(back, towers.TransformerTowerModel) and back.config == model.config
     for (k1, v1), (k2, v2) in zip(model.state_dict().items(), back.state_dict().items()):
         assert k1 == k2 and torch.equal(v1, v2)
+
+
+# --------------------------------------------------------------------------- lesson 06: the loss switch and the alarm
+
+def test_loss_switch_changes_only_the_similarity(batch):
+    q, d, _ = batch
+    qn, dn = F.normalize(q, dim=1), F.normalize(d, dim=1)
+    for t in (0.05, 1.0):           # on unit vectors the switch changes nothing
+        assert losses.info_nce(qn, dn, t, True).item() == pytest.approx(losses.info_nce(qn, dn, t, False).item(), rel=1e-5)
+    # cosine ignores length; the raw dot product does not
+    assert losses.info_nce(4 * q, d, 0.1, True).item() == pytest.approx(losses.info_nce(q, d, 0.1, True).item(), rel=1e-5)
+    assert losses.info_nce(4 * q, d, 0.1, False).item() != pytest.approx(losses.info_nce(q, d, 0.1, False).item(), rel=1e-3)
+    # the temperature divides the similarity in both
+    S = qn @ dn.T
+    assert losses.info_nce(qn, dn, 0.5, False).item() == pytest.approx(
+        F.cross_entropy(S / 0.5, torch.arange(5)).item(), rel=1e-5)
+
+
+def _records(q_norms, d_norms, pos=None):
+    pos = pos or [0.5] * len(q_norms)
+    return [{"epoch": e, "q_norm_mean": a, "d_norm_mean": b, "pos_sim": p}
+            for e, (a, b, p) in enumerate(zip(q_norms, d_norms, pos))]
+
+
+def test_magnitude_alarm_on_synthetic_histories():
+    assert train.magnitude_alarm(_records([1, 1, 1], [1, 1, 1], [0.4, 0.6, 0.7])) is None        # healthy cosine run
+    assert train.magnitude_alarm(_records([0.8, 0.7, 0.6], [0.8, 0.7, 0.6])) is None             # shrinking is fine
+    msg = train.magnitude_alarm(_records([0.8, 1.9, 2.6], [0.8, 1.8, 2.4], [0.0, 1.9, 3.8]))
+    assert msg.startswith("epoch 1:") and "magnitude cheating" in msg
+    assert train.magnitude_alarm(_records([1, 1.3, 1.69, 2.2], [1, 1, 1, 1])).startswith("epoch 2:")  # vs epoch 0
+    assert train.magnitude_alarm(_records([1, 1.1], [1, 1.1], [0.5, 1.2])).startswith("epoch 1:")   # pos > 1, growing
+    assert train.magnitude_alarm(_records([1, 1.1], [1, 1.1], [0.5, 1.2]), max_growth=2.0) is not None
+    assert train.magnitude_alarm(_records([1, 0.9], [1, 0.9], [0.5, 1.2])) is None               # pos > 1 alone is not
+    with pytest.raises(ValueError, match="empty"):
+        train.magnitude_alarm([])
+
+
+def test_raw_dot_recipe_grows_norms_and_cosine_keeps_scores_bounded():
+    Q, D = paired_data(400)
+    cfg = train.TrainConfig(epochs=3, batch_size=32, lr=3e-3, temperature=1.0, normalize=False, device="cpu")
+    raw = train.train_towers(towers.asymmetric_projection_model(16), Q, D, cfg, progress=False)
+    assert train.magnitude_alarm(raw) is not None
+    cos_cfg = train.TrainConfig(**{**cfg.__dict__, "normalize": True, "temperature": 0.05})
+    cos = train.train_towers(towers.asymmetric_projection_model(16), Q, D, cos_cfg, progress=False)
+    assert max(abs(x) for x in cos.column("pos_sim")) <= 1.0 + 1e-6
+    assert train.magnitude_alarm(cos) is None
+
+
+def test_asymmetric_projection_model_is_twin_and_random_start():
+    m = towers.asymmetric_projection_model(8)
+    assert m.query_tower is not m.doc_tower and not m.query_tower.residual
+    x = torch.randn(3, 8)
+    assert not torch.allclose(m.encode_queries(x), x)
+    assert isinstance(towers.asymmetric_projection_model(8, hidden=16).query_tower.net, torch.nn.Sequential)
+
+
+def test_restore_best_false_keeps_the_last_epoch():
+    Q, D = paired_data(200)
+    dev = task_from(*paired_data(100, seed=1))
+    cfg = train.TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=3, restore_best=False, device="cpu")
+    model = towers.TowerModel(16)
+    hist = train.train_towers(model, Q, D, cfg, dev=dev, progress=False)
+    assert train.evaluate_towers(model, dev, "cosine")["NDCG@10"] == pytest.approx(hist.records[-1]["dev_ndcg10"])

@@ -1,0 +1,135 @@
+"""The hybrid pipeline of seed 001 §3, §10: ANN top-K (bi-encoder + FAISS) -> cross-encoder top-R.
+
+The first stage is cheap per document (one vector product each, or fewer with an ANN index) and
+finds K candidates; the cross-encoder is expensive per *pair* and reorders only the first R of
+them. K bounds what the reranker can ever find (recall of the first stage); R sets the cost
+(R cross-encoder passes per query). :func:`sweep` measures NDCG@10 and milliseconds per query for
+a grid of (K, R); :func:`frontier` keeps the settings no other setting beats on both.
+"""
+from __future__ import annotations
+
+import time
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import metrics
+
+
+def rerank(candidate_ids: Sequence[str], cross_scores: Sequence[float], r: int) -> list[str]:
+    """The final ranking: the first ``r`` candidates reordered by their cross-encoder score (highest
+    first; equal scores keep the first-stage order), followed by candidates ``r..K-1`` in first-stage order.
+
+    Args:
+        candidate_ids: the K candidates, best first by the first stage.
+        cross_scores: a score for at least each of the first ``r`` candidates (aligned with ``candidate_ids``).
+        r: how many to rerank, ``0 <= r <= K``.
+
+    No candidate is dropped or added: the output is a permutation of ``candidate_ids``.
+    """
+    k = len(candidate_ids)
+    if k == 0:
+        raise ValueError("no candidates to rerank: the first stage returned nothing for this query")
+    if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
+        raise ValueError(f"r must be a non-negative integer, got {r!r}")
+    if r > k:
+        raise ValueError(f"r={r} > K={k}: the reranker can only reorder the K candidates the first stage found; "
+                         "lower R or raise K")
+    if len(cross_scores) < r:
+        raise ValueError(f"{len(cross_scores)} cross-encoder scores for the top r={r} candidates: score each of them")
+    scores = np.asarray(cross_scores[:r], dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
+
+
+def as_run(rankings: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
+    """``{query_id: [doc ids, best first]}`` -> a BEIR run whose scores reproduce that order exactly."""
+    return {q: {d: float(len(ids) - i) for i, d in enumerate(ids)} for q, ids in rankings.items()}
+
+
+def candidates(index, Q: np.ndarray, doc_ids: Sequence[str], k: int) -> list[list[str]]:
+    """The first stage: each query's top ``k`` document ids from an :class:`asymkit.index.AnnIndex`."""
+    _, idx = index.search(Q, k)
+    return [[doc_ids[j] for j in row if j >= 0] for row in idx]
+
+
+def score_candidates(scorer, query_texts: Sequence[str], cands: Sequence[Sequence[str]],
+                     doc_text: Mapping[str, str], depth: int, progress: bool = False) -> list[np.ndarray]:
+    """Cross-encoder scores of each query's first ``depth`` candidates (``scorer`` is a
+    ``CrossEncoderModel`` or a ``ScoreCache``), one array per query."""
+    if len(query_texts) != len(cands):
+        raise ValueError(f"{len(query_texts)} queries but {len(cands)} candidate lists: pass one list per query")
+    qq = [q for q, c in zip(query_texts, cands) for _ in c[:depth]]
+    dd = [doc_text[d] for c in cands for d in c[:depth]]
+    flat = scorer.score(qq, dd, progress=progress) if qq else np.zeros(0, np.float32)
+    out, at = [], 0
+    for c in cands:
+        n = len(c[:depth])
+        out.append(flat[at:at + n])
+        at += n
+    return out
+
+
+def sweep(query_ids: Sequence[str], query_texts: Sequence[str], cands: Sequence[Sequence[str]],
+          cross_scores: Sequence[np.ndarray], qrels, ks: Sequence[int], rs: Sequence[int],
+          ann_ms: Mapping[int, float], cross_ms: Mapping[int, float], encode_ms: float = 0.0,
+          measure: str = "NDCG@10") -> list[dict]:
+    """Quality and latency of every ``(K, R)`` with ``R <= K``.
+
+    Quality comes from reranking precomputed candidates (``cands``, each at least ``max(ks)`` long) with
+    precomputed ``cross_scores`` (each at least ``max(rs)`` long); latency per query is
+    ``encode_ms + ann_ms[K] + cross_ms[R]``, each measured one query at a time (:func:`time_stages`).
+    Returns one dict per setting: ``K``, ``R``, ``measure`` value, ``ms`` per query.
+    """
+    rows = []
+    for k in ks:
+        for r in rs:
+            if r > k:
+                continue
+            ranked = {q: rerank(c[:k], s, r) for q, c, s in zip(query_ids, cands, cross_scores)}
+            value = metrics.evaluate(qrels, as_run(ranked), [measure])[measure]
+            rows.append({"K": k, "R": r, measure: value, "ms": encode_ms + ann_ms[k] + cross_ms[r]})
+    return rows
+
+
+def frontier(rows: Sequence[Mapping], measure: str = "NDCG@10") -> list[Mapping]:
+    """The Pareto frontier: rows that no other row beats on both quality (higher) and ms (lower), by ms."""
+    best, out = -np.inf, []
+    for row in sorted(rows, key=lambda r: (r["ms"], -r[measure])):
+        if row[measure] > best:
+            out.append(row)
+            best = row[measure]
+    return out
+
+
+def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequence[Sequence[str]],
+                doc_text: Mapping[str, str], model, ks: Sequence[int], rs: Sequence[int],
+                n_queries: int = 10, encoder=None) -> tuple[float, dict[int, float], dict[int, float]]:
+    """Milliseconds per query of each stage, one query at a time as a server sees them:
+    ``(encode_ms, {K: ann_ms}, {R: cross_ms})``. The cross-encoder is timed on the model itself
+    (never a score cache) on the first ``n_queries`` queries' top-R candidates."""
+    n = min(n_queries, len(Q))
+    encode_ms = 0.0
+    if encoder is not None:
+        encoder_model = encoder.model
+        start = time.perf_counter()
+        for t in query_texts[:n]:
+            encoder_model.encode([t], convert_to_numpy=True, show_progress_bar=False)
+        encode_ms = (time.perf_counter() - start) / n * 1000
+    ann = {}
+    for k in ks:
+        start = time.perf_counter()
+        for i in range(n):
+            index.search(Q[i:i + 1], k)
+        ann[k] = (time.perf_counter() - start) / n * 1000
+    cross = {}
+    for r in rs:
+        if r == 0:
+            cross[r] = 0.0
+            continue
+        start = time.perf_counter()
+        for i in range(n):
+            docs = [doc_text[d] for d in cands[i][:r]]
+            model.score([query_texts[i]] * len(docs), docs, batch_size=max(r, 1))
+        cross[r] = (time.perf_counter() - start) / n * 1000
+    return encode_ms, ann, cross

@@ -1,0 +1,219 @@
+"""asymkit.cross, the reranker losses, asymkit.pipeline and asymkit.calibration."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from asymkit import calibration, cross, losses, pipeline, train
+
+
+# --------------------------------------------------------------------------- losses, by hand
+
+def test_listwise_softmax_matches_hand_computation():
+    s = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 3.0]])
+    expect = (-(2 - math.log(math.e ** 2 + math.e + 1)) - (0 - math.log(1 + math.e + math.e ** 3))) / 2
+    assert losses.listwise_softmax(s).item() == pytest.approx(expect, rel=1e-6)
+
+
+def test_listwise_softmax_wants_column_zero():
+    good = torch.tensor([[5.0, 0.0, 0.0]])
+    bad = torch.tensor([[0.0, 5.0, 0.0]])
+    assert losses.listwise_softmax(good) < 0.02 < 4.0 < losses.listwise_softmax(bad)
+
+
+def test_pairwise_margin_by_hand():
+    pos, neg = torch.tensor([1.0, 0.0]), torch.tensor([[0.5, 2.0], [-3.0, 0.0]])
+    # relu(1 - 1 + .5)=.5, relu(1 - 1 + 2)=2, relu(1 - 0 - 3)=0, relu(1 - 0 + 0)=1 -> mean 3.5/4
+    assert losses.pairwise_margin(pos, neg, margin=1.0).item() == pytest.approx(0.875)
+
+
+def test_pointwise_bce_by_hand():
+    s, y = torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
+    expect = (math.log(2) + math.log(1 + math.e ** 2)) / 2
+    assert losses.pointwise_bce(s, y).item() == pytest.approx(expect, rel=1e-6)
+
+
+def test_kl_distillation_is_zero_for_a_copy_and_positive_otherwise():
+    t = torch.tensor([[3.0, 1.0, 0.0]])
+    assert losses.kl_distillation(t.clone(), t).item() == pytest.approx(0.0, abs=1e-7)
+    assert losses.kl_distillation(t + 5.0, t).item() == pytest.approx(0.0, abs=1e-6)   # shift-invariant
+    assert losses.kl_distillation(torch.tensor([[0.0, 1.0, 3.0]]), t).item() > 0.5
+
+
+def test_margin_mse_by_hand():
+    sp, sn = torch.tensor([1.0]), torch.tensor([[0.0, 0.5]])
+    tp, tn = torch.tensor([4.0]), torch.tensor([[2.0, 4.0]])
+    # student margins 1, .5; teacher margins 2, 0 -> ((1-2)^2 + (.5-0)^2) / 2
+    assert losses.margin_mse(sp, sn, tp, tn).item() == pytest.approx(0.625)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(3), torch.zeros(0, 3), torch.zeros(2, 1)])
+def test_group_losses_reject_bad_shapes(bad):
+    with pytest.raises(ValueError, match="column 0"):
+        losses.listwise_softmax(bad)
+
+
+def test_group_loss_dispatch_and_unknown():
+    s = torch.tensor([[1.0, 0.0]])
+    assert cross.group_loss(s, "listwise").item() == pytest.approx(losses.listwise_softmax(s).item())
+    assert cross.group_loss(s, "pairwise", 1.0).item() == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        cross.group_loss(s, "ranknet")
+
+
+# --------------------------------------------------------------------------- the model
+
+@pytest.fixture(scope="module")
+def model():
+    return cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu")
+
+
+def test_joint_input_layout(model):
+    tok = model.tokenizer
+    batch = model.build_inputs(["sort a list"], ["return a new sorted list"])
+    ids = batch["input_ids"][0].tolist()
+    q = tok("sort a list", add_special_tokens=False)["input_ids"]
+    d = tok("return a new sorted list", add_special_tokens=False)["input_ids"]
+    assert ids == [tok.cls_token_id, *q, tok.sep_token_id, *d, tok.sep_token_id]
+    assert batch["token_type_ids"][0].tolist() == [0] * (len(q) + 2) + [1] * (len(d) + 1)
+
+
+def test_truncation_keeps_the_query_and_cuts_the_document(model):
+    tok = model.tokenizer
+    query, doc = "open a file", "word " * 100
+    batch = model.build_inputs([query, "x"], [doc, "y"])
+    ids, mask = batch["input_ids"][0], batch["attention_mask"]
+    q = tok(query, add_special_tokens=False)["input_ids"]
+    assert len(ids) == model.max_length and ids[1:1 + len(q)].tolist() == q
+    assert ids[len(q) + 1].item() == tok.sep_token_id and ids[-1].item() == tok.sep_token_id
+    assert mask[1].sum().item() < model.max_length and batch["input_ids"][1, -1].item() == tok.pad_token_id
+    long_query = "token " * 50                         # longer than max_query_length: cut to it
+    ids = model.build_inputs([long_query], ["doc"])["input_ids"][0].tolist()
+    assert ids.index(tok.sep_token_id) == 1 + model.max_query_length
+
+
+def test_build_inputs_errors(model):
+    with pytest.raises(ValueError, match="one query per document"):
+        model.build_inputs(["a", "b"], ["c"])
+    with pytest.raises(ValueError, match="at least one"):
+        model.build_inputs([], [])
+    with pytest.raises(TypeError, match="lists"):
+        model.build_inputs("a", "b")
+
+
+def test_scores_are_batch_independent_and_training_moves_them(model):
+    qs, ds = ["sort a list", "open a file", "join paths"], ["return sorted items", "open the file", "join two paths"]
+    one_by_one = np.array([model.score([q], [d])[0] for q, d in zip(qs, ds)])
+    assert np.allclose(model.score(qs, ds, batch_size=2), one_by_one, atol=1e-5)
+    before = model.head.weight.detach().clone()
+    frozen = model.backbone.embeddings.word_embeddings.weight.detach().clone()
+    log = cross.train_cross_encoder(model, qs, ds, [[ds[1], ds[2]], [ds[0], ds[2]], [ds[0], ds[1]]],
+                                    cross.CrossTrainConfig(steps=3, queries_per_step=2, n_negatives=2, warmup=1),
+                                    progress=False)
+    assert [r["step"] for r in log] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in log)
+    assert not torch.equal(before, model.head.weight)                                  # the head trained
+    assert torch.equal(frozen, model.backbone.embeddings.word_embeddings.weight)       # embeddings frozen
+
+
+def test_training_errors(model):
+    with pytest.raises(ValueError, match="one of each per query"):
+        cross.train_cross_encoder(model, ["q"], ["d"], [], progress=False)
+    with pytest.raises(ValueError, match="fewer than n_negatives"):
+        cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=3),
+                                  progress=False)
+
+
+def test_checkpoint_round_trip_is_bit_exact(model, tmp_path):
+    path = train.save_checkpoint(model, tmp_path / "cross.safetensors")
+    again, _ = train.load_checkpoint(path)
+    assert type(again) is cross.CrossEncoderModel and again.config == model.config
+    qs, ds = ["sort a list"], ["return sorted items"]
+    assert np.array_equal(again.score(qs, ds), model.score(qs, ds))
+    assert again.fingerprint() == model.fingerprint()
+
+
+def test_score_cache_reuses_and_survives_corruption(model, tmp_path):
+    cache = cross.ScoreCache(model, tmp_path)
+    first = cache.score(["a", "b"], ["c", "d"])
+    assert np.allclose(first, model.score(["a", "b"], ["c", "d"]), atol=1e-6)
+    cache.model = None                                             # a cached pair never reaches the model
+    assert np.array_equal(cache.score(["b"], ["d"]), first[1:])
+    cache.path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="corrupt"):
+        fresh = cross.ScoreCache(model, tmp_path)
+    assert fresh.scores == {} and np.allclose(fresh.score(["a"], ["c"]), first[:1], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+def test_rerank_reorders_only_the_top_r_and_keeps_every_id():
+    ids = ["a", "b", "c", "d", "e"]
+    out = pipeline.rerank(ids, [0.1, 0.9, 0.5, 7.0, 9.0], r=3)
+    assert out == ["b", "c", "a", "d", "e"]               # d, e are beyond R: untouched despite high scores
+    assert sorted(out) == sorted(ids)
+    assert pipeline.rerank(ids, [], r=0) == ids
+    assert pipeline.rerank(ids, [1, 1, 1, 1, 1], r=5) == ids   # ties keep the first-stage order
+
+
+@pytest.mark.parametrize("args, match", [((["a", "b"], [1, 2, 3], 3), "r=3 > K=2"),
+                                         (([], [], 0), "no candidates"),
+                                         ((["a", "b", "c"], [1.0], 2), "scores for the top r=2"),
+                                         ((["a"], [1.0], -1), "non-negative")])
+def test_rerank_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        pipeline.rerank(*args)
+
+
+def test_sweep_never_returns_ids_outside_the_candidates_and_frontier():
+    rng = np.random.default_rng(0)
+    qids = [f"q{i}" for i in range(20)]
+    cands = [[f"d{j}" for j in rng.permutation(50)[:30]] for _ in qids]
+    qrels = {q: {c[5]: 1} for q, c in zip(qids, cands)}
+    scores = [np.where(np.array(c[:20]) == next(iter(qrels[q])), 10.0, rng.normal(size=20))
+              for q, c in zip(qids, cands)]
+    for q, c, s in zip(qids, cands, scores):
+        for k, r in ((10, 5), (30, 20)):
+            assert set(pipeline.rerank(c[:k], s, r)) == set(c[:k])
+    rows = pipeline.sweep(qids, qids, cands, scores, qrels, ks=[5, 10, 30], rs=[0, 5, 10, 20],
+                          ann_ms={5: 1.0, 10: 1.0, 30: 1.5}, cross_ms={0: 0.0, 5: 5.0, 10: 10.0, 20: 20.0})
+    assert all(r["R"] <= r["K"] for r in rows) and len(rows) == 3 + 3 + 4 - 1
+    best = max(rows, key=lambda r: r["NDCG@10"])
+    assert best["NDCG@10"] == pytest.approx(1.0) and best["R"] >= 10    # the positive sits at position 5
+    assert next(r for r in rows if r["K"] == 5 and r["R"] == 5)["NDCG@10"] == 0.0   # K=5 never saw it
+    front = pipeline.frontier(rows)
+    assert [r["ms"] for r in front] == sorted(r["ms"] for r in front)
+    assert all(a["NDCG@10"] < b["NDCG@10"] for a, b in zip(front, front[1:]))
+
+
+# --------------------------------------------------------------------------- calibration
+
+def test_ece_by_hand():
+    probs, labels = np.array([0.15, 0.15, 0.85, 0.85]), np.array([0, 1, 1, 1])
+    # bin 1: conf .15 acc .5 -> .35 ; bin 8: conf .85 acc 1 -> .15 ; weighted .25
+    assert calibration.expected_calibration_error(probs, labels) == pytest.approx(0.25)
+    assert calibration.expected_calibration_error([0.0, 1.0], [0, 1]) == pytest.approx(0.0)
+
+
+def test_calibration_reduces_ece_on_a_miscalibrated_set():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, size=5000)
+    labels = (rng.random(5000) < 1 / (1 + np.exp(-logits))).astype(int)
+    raw = logits * 4 + 3                                  # over-confident and shifted
+    before = calibration.expected_calibration_error(calibration._sigmoid(raw), labels)
+    platt = calibration.fit(raw, labels, "platt")
+    temp = calibration.fit(raw, labels, "temperature")
+    after = calibration.expected_calibration_error(platt(raw), labels)
+    assert before > 0.1 and after < 0.03 and after < before
+    assert platt.a == pytest.approx(0.25, rel=0.1) and platt.b == pytest.approx(-0.75, abs=0.15)
+    assert calibration.expected_calibration_error(temp(raw), labels) < before
+    order = np.argsort(raw)
+    assert np.all(np.diff(platt(raw)[order]) >= 0)        # monotone: the ranking is kept
+
+
+@pytest.mark.parametrize("scores, labels, match", [([1.0, 2.0], [1], "one label"), ([], [], "at least one"),
+                                                    ([1.0, np.nan], [0, 1], "NaN"), ([1.0, 2.0], [0, 2], "0 .* or 1"),
+                                                    ([1.0, 2.0], [1, 1], "both relevant")])
+def test_calibration_errors(scores, labels, match):
+    with pytest.raises(ValueError, match=match):
+        calibration.fit(scores, labels)
