@@ -11,7 +11,6 @@ setup                      what goes wrong                                      
 =========================  =====================================================  ===========
 ``symmetric``              nothing: the baseline (MiniLM, unit vectors both sides)  -
 ``unnormalized_documents`` queries unit length, documents stored raw, scored by IP  cause 2, 3
-``mixed_pooling``          queries mean-pooled, documents [CLS]-pooled (same net)   cause 1
 ``unaligned_doc_tower``    documents through a trained document tower, queries      cause 1, 4
                            never through its query tower
 ``raw_dot_towers``         twin towers trained on raw dot products (lesson 06)      cause 2
@@ -25,7 +24,7 @@ import numpy as np
 
 from . import data, encoders, settings
 
-SETUPS = ("symmetric", "unnormalized_documents", "mixed_pooling", "unaligned_doc_tower", "raw_dot_towers")
+SETUPS = ("symmetric", "unnormalized_documents", "unaligned_doc_tower", "raw_dot_towers")
 
 
 @dataclass
@@ -84,17 +83,6 @@ def unnormalized_documents(ds: data.RetrievalDataset, split: str = "test",
                      _minilm_queries(ds, encoder), doc_ids, D)
 
 
-def mixed_pooling(ds: data.RetrievalDataset, split: str = "test", encoder: encoders.BiEncoder | None = None
-                  ) -> AsymmetricSetup:
-    """Queries mean-pooled (how MiniLM was trained), documents [CLS]-pooled by the same network, both unit
-    length: two readings of one network that were never trained to agree."""
-    encoder = encoder or encoders.BiEncoder()
-    cls = encoders.BiEncoder(encoder.model_ref, device=encoder.device, pooling="cls")
-    doc_ids, D = cls.encode_corpus(ds.corpus)
-    return _assemble("mixed_pooling", "queries mean-pooled, documents [CLS]-pooled, unit vectors", ds, split,
-                     _minilm_queries(ds, encoder), doc_ids, D)
-
-
 def _towers(ds, encoder, normalize: bool, temperature: float, epochs: int, n_extra: int, seed: int):
     """Lesson 06's towers: seed 003's projection model, 5 epochs at lr 3e-4, batch 64."""
     from . import corpora, towers, train
@@ -144,7 +132,7 @@ def build(name: str, ds: data.RetrievalDataset, split: str = "test", encoder: en
           **kwargs) -> AsymmetricSetup:
     """The setup called ``name`` (one of :data:`SETUPS`)."""
     funcs = {"symmetric": symmetric, "unnormalized_documents": unnormalized_documents,
-             "mixed_pooling": mixed_pooling, "unaligned_doc_tower": unaligned_doc_tower,
+             "unaligned_doc_tower": unaligned_doc_tower,
              "raw_dot_towers": raw_dot_towers}
     if name not in funcs:
         raise ValueError(f"unknown setup {name!r}; choose one of {SETUPS}")

@@ -136,21 +136,6 @@ class EmbeddingCache:
         return len(self._load())
 
 
-def _with_pooling(st, mode: str):
-    """The same network with its Pooling module replaced by one of ``mode``."""
-    from sentence_transformers import SentenceTransformer
-
-    Pooling = st_modules().Pooling
-    modules = list(st)
-    at = [i for i, m in enumerate(modules) if isinstance(m, Pooling)]
-    if not at:
-        raise ValueError("this model has no Pooling module to replace; leave pooling=None")
-    modules[at[0]] = Pooling(st.get_sentence_embedding_dimension(), pooling_mode=mode)
-    out = SentenceTransformer(modules=modules, device=st.device)
-    out.max_seq_length = st.max_seq_length
-    return out
-
-
 class BiEncoder:
     """One shared encoder for queries and documents, with cached, optionally normalised output.
 
@@ -163,8 +148,6 @@ class BiEncoder:
             MiniLM). Shorter is faster; it is part of the cache key.
         chunk_size: new embeddings are written to the cache every this many texts, so an
             interrupted long encode keeps what it finished.
-        pooling: ``None`` keeps the model's own pooling (mean for MiniLM); ``"cls"``, ``"max"``
-            or ``"mean"`` replaces it (lesson 05 builds an asymmetric setup from two poolings).
 
     >>> enc = BiEncoder()
     >>> X = enc.encode(["Return the sum of a and b."])   # (1, 384), unit rows
@@ -172,14 +155,10 @@ class BiEncoder:
 
     def __init__(self, model: str | os.PathLike | None = None, device: str | None = None,
                  cache: bool = True, batch_size: int = 64, max_seq_length: int | None = None,
-                 chunk_size: int = 4096, pooling: str | None = None):
-        if pooling not in (None, "mean", "cls", "max"):
-            raise ValueError(f"pooling must be None, 'mean', 'cls' or 'max', got {pooling!r}")
+                 chunk_size: int = 4096):
         self.model_ref = model
         self.max_seq_length = max_seq_length
-        self.pooling = pooling
-        self.name = (model_fingerprint(model) + (f"-seq{max_seq_length}" if max_seq_length else "")
-                     + (f"-{pooling}" if pooling else ""))
+        self.name = model_fingerprint(model) + (f"-seq{max_seq_length}" if max_seq_length else "")
         self.device = device or settings.default_device()
         self.batch_size = batch_size
         self.chunk_size = chunk_size
@@ -193,8 +172,6 @@ class BiEncoder:
             self._st = load_sentence_transformer(self.model_ref, self.device)
             if self.max_seq_length:
                 self._st.max_seq_length = self.max_seq_length
-            if self.pooling:
-                self._st = _with_pooling(self._st, self.pooling)
         return self._st
 
     @property
