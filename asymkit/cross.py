@@ -322,10 +322,5 @@ class ScoreCache:
         return np.array([self.scores[k] for k in keys], dtype=np.float32)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
-
-
 __all__ = ["CrossEncoderModel", "CrossTrainConfig", "train_cross_encoder", "trained_cross_encoder",
-           "training_groups", "group_loss", "ScoreCache", "sigmoid"]
+           "training_groups", "group_loss", "ScoreCache"]
