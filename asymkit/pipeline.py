@@ -42,15 +42,85 @@ def rerank(candidate_ids: Sequence[str], cross_scores: Sequence[float], r: int) 
     return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
 
 
+def fuse(first_scores, cross_scores, alpha: float) -> np.ndarray:
+    """Interpolate the two stages' scores of one query's candidate list:
+    ``alpha * z(cross) + (1 - alpha) * z(first)``, each z-scored within the list (their scales differ:
+    cosines near 0.5 vs unbounded logits). ``alpha = 1`` is the cross-encoder alone, ``0`` the first stage.
+
+    The cross-encoder reads both texts and the first stage has seen far more training pairs; each
+    catches mistakes of the other, so a mix tuned on dev (:func:`tune_alpha`) often beats both.
+    """
+    f = np.asarray(first_scores, dtype=np.float64)
+    c = np.asarray(cross_scores, dtype=np.float64)
+    if f.shape != c.shape or f.ndim != 1:
+        raise ValueError(f"first-stage scores {f.shape} and cross scores {c.shape} must be two (R,) lists "
+                         "for the same candidates")
+    if not (np.isfinite(f).all() and np.isfinite(c).all()):
+        raise ValueError("scores contain NaN or inf")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+
+    def z(x):
+        sd = x.std()
+        return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+
+    return alpha * z(c) + (1 - alpha) * z(f)
+
+
+def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_scores: Sequence[np.ndarray],
+               cross_scores: Sequence[np.ndarray], qrels, r: int,
+               alphas: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2)),
+               measure: str = "NDCG@10") -> tuple[float, dict[float, float]]:
+    """The ``alpha`` of :func:`fuse` that maximises ``measure`` when the top ``r`` are reranked
+    (use dev queries, never test). Returns ``(best alpha, {alpha: value})``; ties go to the larger alpha."""
+    values = {}
+    for a in alphas:
+        ranked = {q: rerank(c, fuse(np.asarray(f)[:r], np.asarray(s)[:r], a), r)
+                  for q, c, f, s in zip(query_ids, cands, first_scores, cross_scores)}
+        values[float(a)] = metrics.evaluate(qrels, as_run(ranked), [measure])[measure]
+    best = max(values, key=lambda a: (values[a], a))
+    return best, values
+
+
 def as_run(rankings: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
     """``{query_id: [doc ids, best first]}`` -> a BEIR run whose scores reproduce that order exactly."""
     return {q: {d: float(len(ids) - i) for i, d in enumerate(ids)} for q, ids in rankings.items()}
 
 
-def candidates(index, Q: np.ndarray, doc_ids: Sequence[str], k: int) -> list[list[str]]:
-    """The first stage: each query's top ``k`` document ids from an :class:`asymkit.index.AnnIndex`."""
-    _, idx = index.search(Q, k)
-    return [[doc_ids[j] for j in row if j >= 0] for row in idx]
+def candidates(index, Q: np.ndarray, doc_ids: Sequence[str], k: int, with_scores: bool = False):
+    """The first stage: each query's top ``k`` document ids from an :class:`asymkit.index.AnnIndex`
+    (and, with ``with_scores``, their first-stage scores: ``(ids, scores)``)."""
+    scores, idx = index.search(Q, k)
+    ids = [[doc_ids[j] for j in row if j >= 0] for row in idx]
+    if with_scores:
+        return ids, [np.asarray(s[row >= 0], dtype=np.float32) for s, row in zip(scores, idx)]
+    return ids
+
+
+def first_stage(model, task, k: int, kind: str = "flat"):
+    """A tower model (``asymkit.towers``) as a first stage on a :class:`asymkit.train.RetrievalTask`: its
+    document vectors in a FAISS index (cosine), each query's top ``k``.
+    Returns ``(index, query_vectors, candidate_ids, candidate_scores)``."""
+    from . import index as ix
+    from .towers import encode
+
+    Q = encode(model.encode_queries, task.queries)
+    D = encode(model.encode_documents, task.docs)
+    ann = ix.build_index(D, kind, metric="cosine")
+    cands, scores = candidates(ann, Q, task.doc_ids, k, with_scores=True)
+    return ann, Q, cands, scores
+
+
+def labelled_pairs(query_ids: Sequence[str], cands: Sequence[Sequence[str]], scores: Sequence[np.ndarray],
+                   qrels) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten each query's scored candidates into ``(scores, labels)``: label 1 where the pair is judged
+    relevant (for calibration, :mod:`asymkit.calibration`); a list of ``m`` scores covers its first ``m`` candidates."""
+    if not len(query_ids) == len(cands) == len(scores):
+        raise ValueError(f"{len(query_ids)} queries, {len(cands)} candidate lists, {len(scores)} score lists: one each")
+    s = np.concatenate([np.asarray(x, dtype=np.float64) for x in scores]) if len(scores) else np.zeros(0)
+    y = np.array([1.0 if qrels.get(q, {}).get(d, 0) > 0 else 0.0
+                  for q, c, x in zip(query_ids, cands, scores) for d in c[:len(x)]])
+    return s, y
 
 
 def score_candidates(scorer, query_texts: Sequence[str], cands: Sequence[Sequence[str]],
@@ -73,20 +143,29 @@ def score_candidates(scorer, query_texts: Sequence[str], cands: Sequence[Sequenc
 def sweep(query_ids: Sequence[str], query_texts: Sequence[str], cands: Sequence[Sequence[str]],
           cross_scores: Sequence[np.ndarray], qrels, ks: Sequence[int], rs: Sequence[int],
           ann_ms: Mapping[int, float], cross_ms: Mapping[int, float], encode_ms: float = 0.0,
-          measure: str = "NDCG@10") -> list[dict]:
+          measure: str = "NDCG@10", first_scores: Sequence[np.ndarray] | None = None,
+          alpha: float = 1.0) -> list[dict]:
     """Quality and latency of every ``(K, R)`` with ``R <= K``.
 
     Quality comes from reranking precomputed candidates (``cands``, each at least ``max(ks)`` long) with
     precomputed ``cross_scores`` (each at least ``max(rs)`` long); latency per query is
     ``encode_ms + ann_ms[K] + cross_ms[R]``, each measured one query at a time (:func:`time_stages`).
+    With ``first_scores`` (the first stage's scores of the same candidates) the top R are reordered by
+    :func:`fuse` with ``alpha`` instead of the cross scores alone.
     Returns one dict per setting: ``K``, ``R``, ``measure`` value, ``ms`` per query.
     """
+    if first_scores is not None and len(first_scores) != len(cands):
+        raise ValueError(f"{len(first_scores)} first-stage score lists for {len(cands)} candidate lists")
     rows = []
     for k in ks:
         for r in rs:
             if r > k:
                 continue
-            ranked = {q: rerank(c[:k], s, r) for q, c, s in zip(query_ids, cands, cross_scores)}
+            if first_scores is None:
+                ranked = {q: rerank(c[:k], s, r) for q, c, s in zip(query_ids, cands, cross_scores)}
+            else:
+                ranked = {q: rerank(c[:k], fuse(np.asarray(f)[:r], np.asarray(s)[:r], alpha) if r else [], r)
+                          for q, c, s, f in zip(query_ids, cands, cross_scores, first_scores)}
             value = metrics.evaluate(qrels, as_run(ranked), [measure])[measure]
             rows.append({"K": k, "R": r, measure: value, "ms": encode_ms + ann_ms[k] + cross_ms[r]})
     return rows

@@ -116,3 +116,48 @@ def training_monitor(histories: Mapping[str, object], title: str = "Training mon
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def latency_frontier(rows: Sequence[Mapping], front: Sequence[Mapping] = (), measure: str = "NDCG@10",
+                     budget_ms: float | None = None, title: str = "Hybrid pipeline: quality against latency"):
+    """Every (K, R) setting as a point (ms per query, ``measure``), the Pareto frontier as a line,
+    and an optional latency budget as a vertical line."""
+    fig, ax = _figure()
+    for r in sorted({row["R"] for row in rows}):
+        pts = [row for row in rows if row["R"] == r]
+        ax.scatter([p["ms"] for p in pts], [p[measure] for p in pts], s=18, label=f"R={r}")
+    if front:
+        ax.plot([p["ms"] for p in front], [p[measure] for p in front], color="black", lw=1, label="frontier")
+        for p in front:
+            ax.annotate(f"K={p['K']},R={p['R']}", (p["ms"], p[measure]), fontsize=7, xytext=(3, -9),
+                        textcoords="offset points")
+    if budget_ms is not None:
+        ax.axvline(budget_ms, color="red", ls=":", lw=1)
+        ax.text(budget_ms, ax.get_ylim()[0], f" budget {budget_ms:g} ms", color="red", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds per query (log scale)")
+    ax.set_ylabel(measure)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(curves: Mapping[str, tuple], title: str = "Reliability: predicted vs observed relevance"):
+    """``{name: (confidence, accuracy, count)}`` per bin (``asymkit.calibration.reliability``) as lines;
+    the diagonal is perfect calibration."""
+    fig, ax = _figure((5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="calibrated")
+    for name, (conf, acc, count) in curves.items():
+        used = np.asarray(count) > 0
+        ax.plot(np.asarray(conf)[used], np.asarray(acc)[used], marker="o", ms=4, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted probability of relevance (bin mean)")
+    ax.set_ylabel("fraction relevant in the bin")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

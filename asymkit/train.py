@@ -25,9 +25,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import metrics, search, settings
-from .losses import info_nce, similarity
+from .losses import info_nce, kl_distillation, similarity
 from .towers import TowerModel, encode
 
 
@@ -41,6 +42,8 @@ class TrainConfig:
     patience: int = 2               # epochs without a better dev NDCG@10 before stopping
     restore_best: bool = True       # end with the best dev epoch's weights (False: keep the last epoch's)
     eval_similarity: str | None = None  # "cosine" or "dot" for dev evaluation; None = same as training
+    distill_weight: float = 1.0     # weight of the distillation term when teacher_scores are given
+    distill_temperature: float = 1.0  # softens both score lists in the distillation KL
     monitor_size: int = 1024        # training pairs the monitor statistics are computed on
     seed: int = settings.SEED       # shuffling and initialisation
     device: str | None = None       # None = settings.default_device()
@@ -136,7 +139,7 @@ def _take(X, idx: torch.Tensor):
 def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.ndarray,
                  config: TrainConfig | None = None, dev: RetrievalTask | None = None,
                  doc_bank: np.ndarray | None = None, hard_negative_ids: np.ndarray | None = None,
-                 progress: bool = True) -> History:
+                 teacher_scores: np.ndarray | None = None, progress: bool = True) -> History:
     """Train ``model`` with InfoNCE on (query, positive document) backbone embeddings.
 
     Args:
@@ -147,6 +150,10 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             the best epoch's weights are restored at the end.
         doc_bank, hard_negative_ids: ``(M, dim)`` backbone embeddings and ``(N, n)`` indices into it,
             the hard negatives of each pair (see :func:`asymkit.mining.mine_hard_negatives`).
+        teacher_scores: ``(N, 1 + n)`` a teacher's scores (e.g. a cross-encoder's logits) of each pair's
+            positive (column 0) and its ``n`` hard negatives; adds ``distill_weight`` x the KL divergence
+            from the teacher's softmax to the student's (its similarities / temperature) over that list
+            (seed 001 §9.4). A row of NaN = no teacher for that pair (only InfoNCE).
 
     Returns the :class:`History` of the monitor.
     """
@@ -171,6 +178,17 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
         if hard.ndim != 2 or hard.shape[0] != len(Xq) or int(hard.max()) >= len(bank) or int(hard.min()) < 0:
             raise ValueError(f"hard_negative_ids must be (N={len(Xq)}, n) indices into doc_bank of {len(bank)} rows, "
                              f"got shape {tuple(hard.shape)}")
+    teacher = None
+    if teacher_scores is not None:
+        if hard is None:
+            raise ValueError("teacher_scores rank each pair's positive and hard negatives: pass hard_negative_ids "
+                             "and doc_bank too")
+        teacher = torch.as_tensor(np.asarray(teacher_scores, dtype=np.float32), device=device)
+        if tuple(teacher.shape) != (len(Xq), hard.shape[1] + 1):
+            raise ValueError(f"teacher_scores must be (N={len(Xq)}, 1 + n={hard.shape[1] + 1}): column 0 the positive, "
+                             f"then the hard negatives; got {tuple(teacher.shape)}")
+        if torch.isinf(teacher).any() or (torch.isnan(teacher).any(1) & ~torch.isnan(teacher).all(1)).any():
+            raise ValueError("teacher_scores must be finite, or a whole row NaN for a pair without a teacher")
 
     sample = torch.arange(min(config.monitor_size, len(Xq)), device=device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
@@ -207,6 +225,16 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
                 ids = hard[idx]                                      # (B, n) rows of the bank
                 negs = model.encode_documents(_take(bank, ids.reshape(-1))).reshape(*ids.shape, -1)  # (B, n, dim)
             loss = info_nce(q, d, config.temperature, config.normalize, negs)
+            if teacher is not None:
+                t = teacher[idx]                                     # (B, 1 + n)
+                has = ~torch.isnan(t[:, 0])
+                if has.any():
+                    cand = torch.cat([d[:, None], negs], 1)[has]       # (b, 1 + n, dim)
+                    qq = q[has][:, None]
+                    if config.normalize:
+                        qq, cand = F.normalize(qq, dim=-1), F.normalize(cand, dim=-1)
+                    student = (qq * cand).sum(-1) / config.temperature  # (b, 1 + n)
+                    loss = loss + config.distill_weight * kl_distillation(student, t[has], config.distill_temperature)
             opt.zero_grad()
             loss.backward()
             opt.step()

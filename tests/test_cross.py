@@ -186,6 +186,40 @@ def test_sweep_never_returns_ids_outside_the_candidates_and_frontier():
     assert all(a["NDCG@10"] < b["NDCG@10"] for a, b in zip(front, front[1:]))
 
 
+def test_fuse_interpolates_z_scores_and_tune_alpha_finds_the_useful_mix():
+    f, c = np.array([0.9, 0.8, 0.7]), np.array([-1.0, 5.0, 2.0])
+    zf, zc = (f - f.mean()) / f.std(), (c - c.mean()) / c.std()
+    assert np.allclose(pipeline.fuse(f, c, 0.3), 0.3 * zc + 0.7 * zf)
+    assert np.allclose(pipeline.fuse(f, c, 0.0), zf) and np.allclose(pipeline.fuse(f, c, 1.0), zc)
+    assert np.allclose(pipeline.fuse(f, c * 100 + 7, 0.5), pipeline.fuse(f, c, 0.5))   # scale-free
+    assert np.allclose(pipeline.fuse([1.0, 1.0], [2.0, 3.0], 0.5), [-0.5, 0.5])         # a flat list adds nothing
+    for bad, match in [(([1.0], [1.0, 2.0], 0.5), "must be two"), (([1.0, np.nan], [1.0, 2.0], 0.5), "NaN"),
+                       (([1.0, 2.0], [1.0, 2.0], 1.5), r"\[0, 1\]")]:
+        with pytest.raises(ValueError, match=match):
+            pipeline.fuse(*bad)
+    # first stage puts the answer 2nd, the cross-encoder 3rd: only a mix ranks it first
+    qids, cands = ["q"], [["a", "b", "c"]]
+    qrels = {"q": {"b": 1}}
+    first, crs = [np.array([1.0, 0.9, 0.0])], [np.array([0.0, 0.9, 1.0])]
+    best, values = pipeline.tune_alpha(qids, cands, first, crs, qrels, r=3)
+    assert values[0.0] < 1.0 and values[1.0] < 1.0 and values[best] == pytest.approx(1.0) and 0 < best < 1
+    rows = pipeline.sweep(qids, qids, cands, crs, qrels, ks=[3], rs=[0, 3], ann_ms={3: 1.0},
+                          cross_ms={0: 0.0, 3: 3.0}, first_scores=first, alpha=best)
+    assert [r["NDCG@10"] for r in rows][1] == pytest.approx(1.0)
+
+
+def test_precision_setting(model):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        cross.CrossEncoderModel(precision="fp16", device="cpu")
+    assert isinstance(cross.native_bf16("cpu"), bool) and cross.native_bf16("mps") is False
+    fp32 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="fp32")
+    bf16 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="bf16")
+    assert not fp32.bf16 and bf16.bf16
+    pairs = (["sort a list", "open a file"], ["return a new sorted list", "open file and return a stream"])
+    a, b = fp32.score(*pairs), bf16.score(*pairs)
+    assert a.dtype == b.dtype == np.float32 and np.allclose(a, b, atol=0.1)   # same weights, bf16 rounding only
+
+
 # --------------------------------------------------------------------------- calibration
 
 def test_ece_by_hand():
@@ -209,6 +243,17 @@ def test_calibration_reduces_ece_on_a_miscalibrated_set():
     assert calibration.expected_calibration_error(temp(raw), labels) < before
     order = np.argsort(raw)
     assert np.all(np.diff(platt(raw)[order]) >= 0)        # monotone: the ranking is kept
+
+
+def test_calibration_never_reverses_the_ranking():
+    rng = np.random.default_rng(0)
+    y = (rng.random(500) < 0.2).astype(float)
+    backwards = -3.0 * y + rng.normal(size=500)            # relevant pairs score lower
+    for method in ("temperature", "platt"):
+        with pytest.warns(UserWarning, match="ranks backwards"):
+            c = calibration.fit(backwards, y, method)
+        assert c.a == 0.0
+    assert calibration.fit(backwards, y, "platt")(backwards) == pytest.approx(np.full(500, y.mean()))
 
 
 @pytest.mark.parametrize("scores, labels, match", [([1.0, 2.0], [1], "one label"), ([], [], "at least one"),

@@ -162,6 +162,41 @@ def test_training_with_hard_negatives_runs_and_validates_ids():
         train.train_towers(model, Q, D, cfg, hard_negative_ids=hard, progress=False)
 
 
+def test_distillation_pulls_the_student_toward_the_teacher():
+    Q, D = paired_data(200)
+    hard = mining.mine_hard_negatives(Q, D, [[i] for i in range(len(Q))], n=2, depth=10)
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(len(Q), 3)).astype(np.float32) * 5       # a teacher with its own, odd opinion
+    cfg = train.TrainConfig(epochs=3, batch_size=32, lr=3e-3, device="cpu", distill_weight=5.0)
+
+    def agreement(model):   # KL of the student's softmax over (positive, negatives) from the teacher's
+        with torch.no_grad():
+            q, d = model(torch.as_tensor(Q), torch.as_tensor(D))
+            negs = model.encode_documents(torch.as_tensor(D[hard.reshape(-1)])).reshape(len(Q), 2, -1)
+            cand = torch.nn.functional.normalize(torch.cat([d[:, None], negs], 1), dim=-1)
+            s = (torch.nn.functional.normalize(q, dim=-1)[:, None] * cand).sum(-1) / cfg.temperature
+            return float(losses.kl_distillation(s, torch.as_tensor(teacher)))
+
+    plain, distilled = towers.TowerModel(16), towers.TowerModel(16)
+    train.train_towers(plain, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, progress=False)
+    train.train_towers(distilled, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, teacher_scores=teacher, progress=False)
+    assert agreement(distilled) < 0.8 * agreement(plain)
+    half = teacher.copy()
+    half[::2] = np.nan                                                    # no teacher for every other pair
+    partial = towers.TowerModel(16)
+    train.train_towers(partial, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, teacher_scores=half, progress=False)
+    assert agreement(distilled) < agreement(partial) < agreement(plain)
+    with pytest.raises(ValueError, match="pass hard_negative_ids"):
+        train.train_towers(plain, Q, D, cfg, teacher_scores=teacher, progress=False)
+    with pytest.raises(ValueError, match=r"teacher_scores must be \(N=200, 1 \+ n=3\)"):
+        train.train_towers(plain, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, teacher_scores=teacher[:, :2],
+                           progress=False)
+    bad = teacher.copy()
+    bad[0, 1] = np.nan
+    with pytest.raises(ValueError, match="whole row NaN"):
+        train.train_towers(plain, Q, D, cfg, doc_bank=D, hard_negative_ids=hard, teacher_scores=bad, progress=False)
+
+
 def test_training_errors():
     Q, D = paired_data(50)
     model = towers.TowerModel(16)
