@@ -175,7 +175,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
                                 + ", cross " + ", ".join(f"R={r} {v:.0f}" for r, v in cross_ms.items())),
              ("K/R frontier (fused)", "; ".join(f"K={r['K']} R={r['R']} NDCG@10 {r['NDCG@10']:.4f} {r['ms']:.0f} ms"
                                                 for r in pipeline.frontier(grid[alpha])))]
-    ds_, dy = pipeline.labelled_pairs(dids, dcands, dcrs, dev.qrels)
+    ds_, dy = pipeline.labelled_pairs(dids, dcands[:n_dev], dcrs, dev.qrels)
     ts, ty = pipeline.labelled_pairs(test.query_ids, cands, crs, test.qrels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # fast mode's barely-trained model may rank backwards

@@ -111,9 +111,15 @@ def fit(scores, labels, method: str = "platt", iters: int = 100) -> Calibrator:
     if w[0] < 0:
         # the likelihood is convex, so with the scale constrained to a >= 0 (a calibration must keep the
         # ranking) the optimum lies on the boundary a = 0: every pair gets the base rate (Platt) or 0.5
-        warnings.warn(f"on these pairs higher scores mean *less* relevant (fitted scale {w[0]:.3g} < 0): no monotone "
-                      "calibration can help a reranker that ranks backwards; the scale is set to 0. Check the model "
-                      "(is it trained? are scores and labels aligned?)", UserWarning, stacklevel=2)
+        if method == "temperature":
+            why = (f"temperature scaling cannot shift scores, and these sit far from 0 (mean {s.mean():.3g}) while only "
+                   f"{y.mean():.1%} of the pairs are relevant: no positive temperature fits (T = inf, p = 0.5). Use Platt "
+                   "scaling, which also fits a shift")
+        else:
+            why = (f"on these pairs higher scores mean *less* relevant (fitted scale {w[0]:.3g} < 0): no monotone "
+                   "calibration can help a reranker that ranks backwards. Check the model (is it trained? are scores "
+                   "and labels aligned?)")
+        warnings.warn(why + "; the scale is set to 0", UserWarning, stacklevel=2)
         base = float(np.clip(y.mean(), 1e-12, 1 - 1e-12))
         w = np.array([0.0, np.log(base / (1 - base))]) if method == "platt" else np.zeros(1)
     return Calibrator(float(w[0]), float(w[1]) if method == "platt" else 0.0, method)

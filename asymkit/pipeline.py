@@ -73,6 +73,7 @@ def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_s
                measure: str = "NDCG@10") -> tuple[float, dict[float, float]]:
     """The ``alpha`` of :func:`fuse` that maximises ``measure`` when the top ``r`` are reranked
     (use dev queries, never test). Returns ``(best alpha, {alpha: value})``; ties go to the larger alpha."""
+    qrels = {q: qrels[q] for q in query_ids if q in qrels}     # score only the queries tuned on
     values = {}
     for a in alphas:
         ranked = {q: rerank(c, fuse(np.asarray(f)[:r], np.asarray(s)[:r], a), r)

@@ -249,10 +249,14 @@ def test_calibration_never_reverses_the_ranking():
     rng = np.random.default_rng(0)
     y = (rng.random(500) < 0.2).astype(float)
     backwards = -3.0 * y + rng.normal(size=500)            # relevant pairs score lower
-    for method in ("temperature", "platt"):
-        with pytest.warns(UserWarning, match="ranks backwards"):
-            c = calibration.fit(backwards, y, method)
-        assert c.a == 0.0
+    with pytest.warns(UserWarning, match="ranks backwards"):
+        assert calibration.fit(backwards, y, "platt").a == 0.0
+    with pytest.warns(UserWarning, match="cannot shift scores"):
+        assert calibration.fit(backwards, y, "temperature").a == 0.0
+    offset = 3.0 * y + rng.normal(size=500) + 10.0          # ranks well, but every logit is large
+    assert calibration.fit(offset, y, "platt").a > 0.5
+    with pytest.warns(UserWarning, match="cannot shift scores"):
+        assert calibration.fit(offset, y, "temperature").a == 0.0
     assert calibration.fit(backwards, y, "platt")(backwards) == pytest.approx(np.full(500, y.mean()))
 
 
