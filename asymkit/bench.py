@@ -131,7 +131,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
 
     from . import calibration, corpora, cross, data, encoders, mining, pipeline, settings, towers, train
 
-    k_max, r_max, n_dev, n_teacher = 50, 20, (100 if fast else 200), (200 if fast else 1_500)
+    k_max, r_max, n_dev, n_teacher = 50, 20, (100 if fast else 150), (200 if fast else 500)
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
     pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
