@@ -4,6 +4,7 @@
     asymkit-bench --cold                # first run on an empty cache, then a cached re-run
     asymkit-bench --lessons 01_bi_encoder --modes fast
     asymkit-bench --no-notebooks        # headline numbers only
+    asymkit-bench --lessons 04_cross_encoder --modes default --no-notebooks --distillation-sweep
 
 Wall time is for the solution notebook, top to bottom in a fresh kernel. "first run" uses
 your cache as it is (or an empty one with ``--cold``); "re-run" follows it on the cache the
@@ -184,17 +185,80 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     rows.append(("test ECE (fit on dev)", ", ".join(f"{n} {calibration.expected_calibration_error(c(ts), ty):.4f}"
                                                       for n, c in cal.items())))
     taught = np.sort(np.random.default_rng(settings.SEED).choice(len(pairs), n_teacher, replace=False))
-    teacher = np.full((len(pairs), 4), np.nan, dtype=np.float32)
-    teacher[taught] = sc.score([pairs.query_texts[i] for i in taught for _ in range(4)],
-                               [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])]).reshape(-1, 4)
-    student = towers.TowerModel(384, shared=False)
-    train.train_towers(student, pairs.queries, pairs.docs, train.TrainConfig(**{**cfg.__dict__, "distill_weight": 0.1}),
-                       dev=dev, doc_bank=pairs.docs, hard_negative_ids=hard, teacher_scores=teacher, progress=False)
-    after = train.evaluate_towers(student, test, "cosine", ["NDCG@10"])["NDCG@10"]
+    after = _distilled_ndcg(pairs, hard, cfg, dev, test, _teacher(sc, pairs, hard, taught), 0.1)
     delta = after - ndcg["twin + hard negatives"]["test"]
     rows.append(("distillation", f"twin + hard negatives {ndcg['twin + hard negatives']['test']:.4f} -> with the "
                                  f"cross-encoder as teacher ({n_teacher} pairs, weight 0.1) {after:.4f}: delta {delta:+.4f} "
                                  f"-> target > 0 {'met' if delta > 0 else 'NOT met'}"))
+    return rows
+
+
+def _teacher(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, scale: float = 4.0):
+    """``(N, 1 + n)`` teacher scores for the ``taught`` pairs (NaN elsewhere): the cross-encoder's logits, or with
+    ``first`` (an ``(N, 1 + n)`` first-stage score table) the fused pipeline's z-scores x ``scale``."""
+    import numpy as np
+
+    from . import pipeline
+
+    m = hard.shape[1] + 1
+    teacher = np.full((len(pairs), m), np.nan, dtype=np.float32)
+    t = scorer.score([pairs.query_texts[i] for i in taught for _ in range(m)],
+                     [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])]).reshape(-1, m)
+    if first is not None:
+        t = np.stack([pipeline.fuse(f, c, alpha) for f, c in zip(first[taught], t)]) * scale
+    teacher[taught] = t
+    return teacher
+
+
+def _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, weight: float, temperature: float = 1.0,
+                    seed: int | None = None) -> float:
+    """Test NDCG@10 of lesson 03's twin tower trained with ``cfg`` plus distillation from ``teacher`` (None: without)."""
+    from . import towers, train
+
+    student = towers.TowerModel(384, shared=False)
+    c = train.TrainConfig(**{**cfg.__dict__, "distill_weight": weight, "distill_temperature": temperature,
+                             **({} if seed is None else {"seed": seed})})
+    train.train_towers(student, pairs.queries, pairs.docs, c, dev=dev, doc_bank=pairs.docs, hard_negative_ids=hard,
+                       teacher_scores=teacher, progress=False)
+    return train.evaluate_towers(student, test, "cosine", ["NDCG@10"])["NDCG@10"]
+
+
+def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
+    """Lesson 04's distillation, varied: which pairs are taught (500 random as in the lesson, or every train-split
+    pair), the teacher (the cross-encoder's logits, or the cross-encoder fused with MiniLM's cosine, alpha 0.5,
+    z-scores x 4), the weight and the temperature of the KL term; and the tower's seed-to-seed spread without a
+    teacher. Each row: test NDCG@10 and its delta over the tower without a teacher (same seed)."""
+    import numpy as np
+
+    from . import corpora, cross, data, encoders, mining, settings, train
+
+    ds = data.load_stdlib(fast=fast)
+    enc = encoders.BiEncoder()
+    pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
+    dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
+    hard = mining.mine_hard_negatives(pairs.queries, pairs.docs, [[i] for i in range(len(pairs))], n=3, depth=30)
+    cfg = train.TrainConfig(epochs=3 if fast else 5, batch_size=64, lr=3e-4, temperature=0.05,
+                            device=settings.default_device())
+    ce, _ = cross.trained_cross_encoder(ds, progress=False, **cross.course_recipe(fast))
+    sc = cross.ScoreCache(ce)
+    base = _distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0)
+    spread = [_distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0, seed=s) for s in (1, 2)]
+    rows = [("no teacher", f"test NDCG@10 {base:.4f}; seeds 1, 2: " + ", ".join(f"{v:.4f} ({v - base:+.4f})" for v in spread))]
+    q = pairs.queries / np.linalg.norm(pairs.queries, axis=1, keepdims=True)
+    d = pairs.docs / np.linalg.norm(pairs.docs, axis=1, keepdims=True)
+    cosine = np.stack([d[[i, *hard[i]]] @ q[i] for i in range(len(pairs))])
+    train_split = np.flatnonzero(np.asarray(pairs.sources) == "train split")
+    sets = {"500 random pairs": np.sort(np.random.default_rng(settings.SEED).choice(len(pairs), 500, replace=False)),
+            f"all {len(train_split)} train-split pairs": train_split}
+    for set_name, taught in sets.items():
+        for teacher_name, first in (("cross-encoder", None), ("cross + MiniLM fused", cosine)):
+            teacher = _teacher(sc, pairs, hard, taught, first)
+            right = np.mean(teacher[taught].argmax(1) == 0)
+            for w in (0.1, 0.5):
+                for t in (1.0, 3.0):
+                    v = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, w, t)
+                    rows.append((f"{set_name}, {teacher_name} (positive first {right:.0%}), weight {w}, T {t:g}",
+                                 f"test NDCG@10 {v:.4f} ({v - base:+.4f})"))
     return rows
 
 
@@ -287,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true", help="time the first run on an empty cache")
     parser.add_argument("--no-notebooks", action="store_true", help="skip the wall times")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--distillation-sweep", action="store_true",
+                        help="also vary lesson 04's distillation (taught pairs, teacher, weight, temperature)")
     args = parser.parse_args(argv)
 
     lessons = args.lessons or course.lesson_ids()
@@ -307,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
             report["headlines"][f"{lesson}/{mode}"] = dict(rows)
             for name, value in rows:
                 print(f"{lesson:24s} {mode:8s} {name:20s} {value}")
+    if args.distillation_sweep:
+        for mode in args.modes:
+            rows = distillation_sweep(mode == "fast")
+            report["headlines"][f"distillation sweep/{mode}"] = dict(rows)
+            for name, value in rows:
+                print(f"{'distillation sweep':24s} {mode:8s} {name:70s} {value}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0
