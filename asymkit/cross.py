@@ -14,9 +14,11 @@ bi-encoder, all layers trained (freezing the lower ones was faster and did not l
 cut to 128 tokens, bf16 autocast where the CPU supports it (:func:`course_recipe`). The trained model
 is cached, so a re-run loads it. Scores are cached on disk too, keyed by the model and the pair's text.
 
-Export to the sentence-transformers ``CrossEncoder`` format is not offered: that format is a
-``AutoModelForSequenceClassification``, whose head reads the [CLS] token through BERT's
-tanh pooler; a mean-pooled model cannot be expressed in it without changing its scores.
+:func:`asymkit.export.export_cross_encoder` saves a trained model as a sentence-transformers
+``CrossEncoder`` folder (Transformer -> Pooling -> Dense "scores", sentence-transformers >= 6):
+``CrossEncoder(path).predict(pairs)`` gives the same scores. The classic format (an
+``AutoModelForSequenceClassification``, whose head reads [CLS] through BERT's tanh pooler) cannot
+express a mean-pooled model, which is why the export is modular.
 """
 from __future__ import annotations
 

@@ -294,3 +294,30 @@ def test_bench_teacher_table_fills_only_taught_rows_and_fuses_on_request():
     fused = bench._teacher(Scorer(), Pairs(), hard, taught, first, alpha=0.5, scale=4.0)
     np.testing.assert_allclose(fused[1], 4.0 * pipeline.fuse(first[1], raw[1], 0.5), rtol=1e-6)
     assert np.isnan(fused[0]).all()
+
+
+# --------------------------------------------------------------------------- export
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_cross_encoder_exports_to_sentence_transformers(tmp_path, pooling):
+    from sentence_transformers import CrossEncoder
+
+    from asymkit import export
+
+    model = cross.CrossEncoderModel(pooling=pooling, max_length=64, train_layers=1, device="cpu", precision="fp32")
+    with torch.no_grad():                                  # as if trained: a real head and a moved top layer
+        torch.manual_seed(0)
+        model.head.weight.normal_(0, 0.5)
+        model.backbone.encoder.layer[-1].output.dense.weight.add_(torch.randn_like(
+            model.backbone.encoder.layer[-1].output.dense.weight) * 0.02)
+    queries = ["Return the sum of two numbers.", "Open a file and return a stream object.", "parse a date"]
+    docs = ["Add a and b and return the result, an int or a float. " * 6,      # longer than 64 tokens: cut
+            "open(file, mode='r') returns a file object.", "datetime.strptime parses a string into a datetime."]
+    path = export.export_cross_encoder(model, tmp_path / "ce")
+    loaded = CrossEncoder(str(path), device="cpu", local_files_only=True)
+    got = loaded.predict(list(zip(queries, docs)))
+    np.testing.assert_allclose(got, model.score(queries, docs), atol=1e-4)
+    fresh = cross.CrossEncoderModel(pooling=pooling, max_length=64, train_layers=1, device="cpu", precision="fp32")
+    assert not np.allclose(got, fresh.score(queries, docs), atol=1e-2)    # the trained weights travelled
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.export_cross_encoder(model, path)
