@@ -185,7 +185,11 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     rows.append(("test ECE (fit on dev)", ", ".join(f"{n} {calibration.expected_calibration_error(c(ts), ty):.4f}"
                                                       for n, c in cal.items())))
     taught = np.sort(np.random.default_rng(settings.SEED).choice(len(pairs), n_teacher, replace=False))
-    after = _distilled_ndcg(pairs, hard, cfg, dev, test, _teacher(sc, pairs, hard, taught), 0.1)
+    teacher = _teacher(sc, pairs, hard, taught)
+    student_start = towers.group_scores(twin, pairs.queries[taught], pairs.docs[np.column_stack([taught, hard[taught]])])
+    rows.append(("taught groups, positive first", f"teacher (cross-encoder) {np.mean(teacher[taught].argmax(1) == 0):.0%}, "
+                                                  f"student (twin tower) {np.mean(student_start.argmax(1) == 0):.0%}"))
+    after = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, 0.1)
     delta = after - ndcg["twin + hard negatives"]["test"]
     rows.append(("distillation", f"twin + hard negatives {ndcg['twin + hard negatives']['test']:.4f} -> with the "
                                  f"cross-encoder as teacher ({n_teacher} pairs, weight 0.1) {after:.4f}: delta {delta:+.4f} "
@@ -230,7 +234,7 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     teacher. Each row: test NDCG@10 and its delta over the tower without a teacher (same seed)."""
     import numpy as np
 
-    from . import corpora, cross, data, encoders, mining, settings, train
+    from . import corpora, cross, data, encoders, mining, settings, towers, train
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
@@ -244,9 +248,8 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     base = _distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0)
     spread = [_distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0, seed=s) for s in (1, 2)]
     rows = [("no teacher", f"test NDCG@10 {base:.4f}; seeds 1, 2: " + ", ".join(f"{v:.4f} ({v - base:+.4f})" for v in spread))]
-    q = pairs.queries / np.linalg.norm(pairs.queries, axis=1, keepdims=True)
-    d = pairs.docs / np.linalg.norm(pairs.docs, axis=1, keepdims=True)
-    cosine = np.stack([d[[i, *hard[i]]] @ q[i] for i in range(len(pairs))])
+    cosine = towers.group_scores(towers.TowerModel(384), pairs.queries,                  # MiniLM's own cosines
+                                 pairs.docs[np.column_stack([np.arange(len(pairs)), hard])])
     train_split = np.flatnonzero(np.asarray(pairs.sources) == "train split")
     sets = {"500 random pairs": np.sort(np.random.default_rng(settings.SEED).choice(len(pairs), 500, replace=False)),
             f"all {len(train_split)} train-split pairs": train_split}

@@ -94,6 +94,27 @@ def encode(tower_fn, X, batch_size: int | None = None, device: str = "cpu", norm
     return np.concatenate(out).astype(np.float32)
 
 
+def group_scores(model, queries, groups) -> "np.ndarray":
+    """``(n, m)`` cosine similarities of each query with its own list of candidates, through ``model``'s towers.
+
+    Args:
+        queries: ``(n, dim)`` backbone embeddings of the queries.
+        groups: ``(n, m, dim)`` backbone embeddings of each query's candidates, e.g. a training pair's
+            positive (column 0) and its hard negatives: ``pairs.docs[np.column_stack([rows, hard[rows]])]``.
+
+    The column order is kept, so ``scores.argmax(1) == 0`` marks the queries whose first candidate wins.
+    """
+    import numpy as np
+
+    Q, G = np.asarray(queries, dtype=np.float32), np.asarray(groups, dtype=np.float32)
+    if Q.ndim != 2 or G.ndim != 3 or G.shape[0] != Q.shape[0] or G.shape[2] != Q.shape[1]:
+        raise ValueError(f"queries must be (n, dim) and groups (n, m, dim) with the same n and dim, "
+                         f"got {Q.shape} and {G.shape}")
+    q = encode(model.encode_queries, Q, normalize=True)                                   # (n, dim)
+    d = encode(model.encode_documents, G.reshape(-1, G.shape[2]), normalize=True)         # (n * m, dim)
+    return np.einsum("nd,nmd->nm", q, d.reshape(*G.shape[:2], -1))
+
+
 # --------------------------------------------------------------------------- fine-tuning the transformer itself
 
 class TransformerTower(nn.Module):

@@ -95,6 +95,23 @@ def test_gradients_reach_only_the_tower_that_was_used():
     assert all(p.grad is None for p in model.doc_tower.parameters())
 
 
+def test_group_scores_are_each_querys_cosines_with_its_own_candidates_through_the_towers():
+    rng = np.random.default_rng(0)
+    Q, G = rng.normal(size=(5, 8)).astype(np.float32), rng.normal(size=(5, 3, 8)).astype(np.float32)
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+    got = towers.group_scores(towers.TowerModel(8), Q, G)                 # identity towers: plain cosines
+    np.testing.assert_allclose(got, np.einsum("nd,nmd->nm", unit(Q), unit(G)), atol=1e-5)
+    model = towers.TowerModel(8, shared=False)
+    with torch.no_grad():
+        model.doc_tower.net.weight.copy_(torch.as_tensor(rng.normal(size=(8, 8)), dtype=torch.float32))
+    Wd = np.eye(8) + model.doc_tower.net.weight.detach().numpy().T          # the document tower only
+    np.testing.assert_allclose(towers.group_scores(model, Q, G),
+                               np.einsum("nd,nmd->nm", unit(Q), unit(G @ Wd)), atol=1e-4)
+    for bad_q, bad_g in [(Q[:4], G), (Q, G[:, :, :7]), (Q, G[:, 0])]:
+        with pytest.raises(ValueError, match=r"queries must be \(n, dim\) and groups \(n, m, dim\)"):
+            towers.group_scores(model, bad_q, bad_g)
+
+
 # --------------------------------------------------------------------------- training
 
 def paired_data(n=600, dim=16, seed=0):
