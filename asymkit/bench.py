@@ -92,18 +92,28 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     return rows
 
 
-def lesson03_headlines(fast: bool) -> list[tuple[str, str]]:
-    """Test-split quality of the pretrained model, shared and twin towers, and twin towers with hard negatives,
-    trained exactly as lesson 03 does. Target: twin towers >= +5% NDCG@10 over the baseline (default mode)."""
-    from . import corpora, data, encoders, mining, settings, towers, train
+def _tower_setup(fast: bool):
+    """What lessons 03 and 04 train their towers on: ``(ds, enc, pairs, dev, test, hard, cfg)`` — the dataset,
+    MiniLM, the training pairs (train split + package pairs), the dev and test tasks, 3 hard negatives per pair
+    mined by MiniLM, and lesson 03's tower configuration."""
+    from . import corpora, data, encoders, mining, settings, train
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
     pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
     dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
+    hard = mining.mine_hard_negatives(pairs.queries, pairs.docs, [[i] for i in range(len(pairs))], n=3, depth=30)
     cfg = train.TrainConfig(epochs=3 if fast else 5, batch_size=64, lr=3e-4, temperature=0.05,
                             device=settings.default_device())
-    hard = mining.mine_hard_negatives(pairs.queries, pairs.docs, [[i] for i in range(len(pairs))], n=3, depth=30)
+    return ds, enc, pairs, dev, test, hard, cfg
+
+
+def lesson03_headlines(fast: bool) -> list[tuple[str, str]]:
+    """Test-split quality of the pretrained model, shared and twin towers, and twin towers with hard negatives,
+    trained exactly as lesson 03 does. Target: twin towers >= +5% NDCG@10 over the baseline (default mode)."""
+    from . import towers, train
+
+    _, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     measures = ["NDCG@10", "MRR@10", "Recall@100"]
     base = train.evaluate_towers(towers.TowerModel(384), test, "cosine", measures)
     rows = [("training", f"{len(pairs):,} pairs, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, "
@@ -130,17 +140,11 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     Targets (default mode): fused rerank >= +5% NDCG@10 over the best first stage; distillation delta > 0."""
     import numpy as np
 
-    from . import calibration, corpora, cross, data, encoders, mining, pipeline, settings, towers, train
+    from . import calibration, corpora, cross, data, pipeline, settings, towers, train
 
     k_max, r_max, n_dev, n_teacher = 50, 20, (100 if fast else 150), (200 if fast else 500)
-    ds = data.load_stdlib(fast=fast)
-    enc = encoders.BiEncoder()
-    pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
-    dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
+    ds, enc, pairs, dev, test, hard, cfg = _tower_setup(fast)
     qtext, dtext = corpora.all_queries(ds), {d: data.doc_text(doc) for d, doc in ds.corpus.items()}
-    hard = mining.mine_hard_negatives(pairs.queries, pairs.docs, [[i] for i in range(len(pairs))], n=3, depth=30)
-    cfg = train.TrainConfig(epochs=3 if fast else 5, batch_size=64, lr=3e-4, temperature=0.05,
-                            device=settings.default_device())
     twin = towers.TowerModel(384, shared=False)
     train.train_towers(twin, pairs.queries, pairs.docs, cfg, dev=dev, doc_bank=pairs.docs, hard_negative_ids=hard,
                        progress=False)
@@ -234,15 +238,9 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     teacher. Each row: test NDCG@10 and its delta over the tower without a teacher (same seed)."""
     import numpy as np
 
-    from . import corpora, cross, data, encoders, mining, settings, towers, train
+    from . import cross, settings, towers
 
-    ds = data.load_stdlib(fast=fast)
-    enc = encoders.BiEncoder()
-    pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
-    dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
-    hard = mining.mine_hard_negatives(pairs.queries, pairs.docs, [[i] for i in range(len(pairs))], n=3, depth=30)
-    cfg = train.TrainConfig(epochs=3 if fast else 5, batch_size=64, lr=3e-4, temperature=0.05,
-                            device=settings.default_device())
+    ds, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     ce, _ = cross.trained_cross_encoder(ds, progress=False, **cross.course_recipe(fast))
     sc = cross.ScoreCache(ce)
     base = _distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0)
