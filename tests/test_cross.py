@@ -296,6 +296,16 @@ def test_bench_teacher_table_fills_only_taught_rows_and_fuses_on_request():
     assert np.isnan(fused[0]).all()
 
 
+def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
+    from asymkit import bench
+
+    t = np.array([[1.0, 3.0, 2.0], [5.0, 1.0, 4.0], [np.nan] * 3], dtype=np.float32)
+    lifted = bench._lift_positive(t)
+    np.testing.assert_allclose(lifted[0], [3.0, 3.0, 2.0])               # raised to the best negative
+    np.testing.assert_allclose(lifted[1], [5.0, 1.0, 4.0])               # already first: unchanged
+    assert np.isnan(lifted[2]).all() and t[0, 0] == 1.0                  # NaN row kept; input not modified
+
+
 # --------------------------------------------------------------------------- export
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
