@@ -306,6 +306,28 @@ def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
     assert np.isnan(lifted[2]).all() and t[0, 0] == 1.0                  # NaN row kept; input not modified
 
 
+
+def test_bench_distillation_verdict_needs_a_positive_mean_and_says_when_it_is_within_noise():
+    from asymkit import bench
+
+    assert bench._distillation_verdict([0.002, 0.003, 0.001, 0.002]) == "met"               # mean 0.002, s.e. 0.0004
+    within = bench._distillation_verdict([0.004, -0.002, 0.003, -0.001])                   # mean 0.001, s.e. 0.0014
+    assert within.startswith("met in the mean only (0.7 s.e.")
+    assert bench._distillation_verdict([0.001, -0.001, 0.0, 0.0]) == "NOT met"             # mean 0
+    assert bench._distillation_verdict([-0.003, -0.002, -0.004]) == "NOT met"
+    for bad in ([0.001], [0.001, np.nan], [[0.001, 0.002]]):
+        with pytest.raises(ValueError, match="a finite delta per seed"):
+            bench._distillation_verdict(bad)
+
+
+def test_bench_paired_cell_reports_mean_standard_error_and_count_per_split():
+    from asymkit import bench
+
+    cell = bench._paired_cell({"dev": np.array([0.002, 0.004]), "test": np.array([-0.001, 0.003])})
+    assert cell == ("dev NDCG@10 delta +0.0030 +- 0.0010 (s.e.), positive in 2 of 2 seeds; "
+                    "test NDCG@10 delta +0.0010 +- 0.0020 (s.e.), positive in 1 of 2 seeds")
+
+
 # --------------------------------------------------------------------------- export
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
