@@ -190,7 +190,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
                                                       for n, c in cal.items())))
     taught = np.flatnonzero(np.asarray(pairs.sources) == "train split")
     groups = np.column_stack([taught, hard[taught]])
-    minilm = np.full((len(pairs), 4), np.nan, dtype=np.float32)
+    minilm = np.full(groups.shape, np.nan, dtype=np.float32)
     minilm[taught] = towers.group_scores(towers.TowerModel(384), pairs.queries[taught], pairs.docs[groups])
     teacher = _teacher(sc, pairs, hard, taught, minilm)
     first_right = {n: np.mean(t.argmax(1) == 0) for n, t in (
@@ -202,7 +202,8 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     rows.append(("distillation", f"twin + hard negatives {ndcg['twin + hard negatives']['test']:.4f} -> with the fused "
                                  f"teacher ({len(taught):,} train-split pairs, weight {DISTIL_WEIGHT}, T {DISTIL_T:g}) "
                                  f"{after:.4f}: delta {delta:+.4f} at seed {settings.SEED}"))
-    d = _paired_deltas(pairs, hard, cfg, dev, test, teacher, DISTIL_WEIGHT, DISTIL_T)
+    d = _paired_deltas(_seed_runs(pairs, hard, cfg, dev, test, teacher, DISTIL_WEIGHT, DISTIL_T),
+                       _seed_runs(pairs, hard, cfg, dev, test, None, 0.0))
     rows.append((f"distillation, {len(d['test'])} seeds paired", f"{_paired_cell(d)} -> target > 0 "
                  + _distillation_verdict(d["test"]) + (" (fast mode: informative only)" if fast else "")))
     return rows
@@ -255,14 +256,26 @@ def _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, weight: float, tempera
             for split, task in (("dev", dev), ("test", test))}
 
 
-def _paired_deltas(pairs, hard, cfg, dev, test, teacher, weight: float, temperature: float, n_seeds: int = 8):
-    """``{"dev": (n_seeds,), "test": (n_seeds,)}``: NDCG@10 with the teacher minus without it, the two towers
-    trained with the same seed, for seeds ``0 .. n_seeds - 1``."""
+def _seed_runs(pairs, hard, cfg, dev, test, teacher, weight: float, temperature: float = 1.0,
+               n_seeds: int = 8) -> list[dict[str, float]]:
+    """:func:`_distilled_ndcg` for seeds ``0 .. n_seeds - 1``."""
+    return [_distilled_ndcg(pairs, hard, cfg, dev, test, teacher, weight, temperature, seed=s) for s in range(n_seeds)]
+
+
+def _paired_deltas(with_teacher, without) -> dict:
+    """``{"dev": (n,), "test": (n,)}``: NDCG@10 with the teacher minus without it, seed by seed
+    (two :func:`_seed_runs` lists over the same seeds)."""
     import numpy as np
 
-    runs = [(_distilled_ndcg(pairs, hard, cfg, dev, test, teacher, weight, temperature, seed=s),
-             _distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0, seed=s)) for s in range(n_seeds)]
-    return {split: np.array([w[split] - wo[split] for w, wo in runs]) for split in ("dev", "test")}
+    return {split: np.array([w[split] - wo[split] for w, wo in zip(with_teacher, without, strict=True)])
+            for split in ("dev", "test")}
+
+
+def _mean_se(d) -> tuple[float, float]:
+    """Mean and standard error of per-seed deltas."""
+    import numpy as np
+
+    return float(np.mean(d)), float(np.std(d, ddof=1) / np.sqrt(len(d)))
 
 
 def _distillation_verdict(test_deltas) -> str:
@@ -273,7 +286,7 @@ def _distillation_verdict(test_deltas) -> str:
     d = np.asarray(test_deltas, dtype=np.float64)
     if d.ndim != 1 or len(d) < 2 or not np.isfinite(d).all():
         raise ValueError(f"need a finite delta per seed for 2 or more seeds, got {d.tolist()}")
-    mean, se = d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+    mean, se = _mean_se(d)
     if mean <= 0:
         return "NOT met"
     if mean > 2 * se:
@@ -283,9 +296,7 @@ def _distillation_verdict(test_deltas) -> str:
 
 def _paired_cell(deltas) -> str:
     """One table cell per split: the mean paired delta, its standard error and how many seeds gained."""
-    import numpy as np
-
-    return "; ".join(f"{split} NDCG@10 delta {d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)):.4f} (s.e.), "
+    return "; ".join(f"{split} NDCG@10 delta {_mean_se(d)[0]:+.4f} +- {_mean_se(d)[1]:.4f} (s.e.), "
                      f"positive in {int((d > 0).sum())} of {len(d)} seeds" for split, d in deltas.items())
 
 
@@ -304,8 +315,8 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     ds, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     ce, _ = cross.trained_cross_encoder(ds, progress=False, **cross.course_recipe(fast))
     sc = cross.ScoreCache(ce)
-    base = _distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0)["test"]
-    spread = [_distilled_ndcg(pairs, hard, cfg, dev, test, None, 0.0, seed=s)["test"] for s in (1, 2)]
+    without = _seed_runs(pairs, hard, cfg, dev, test, None, 0.0)        # no teacher, seeds 0-7 (0 = settings.SEED)
+    base, spread = without[0]["test"], [without[s]["test"] for s in (1, 2)]
     rows = [("no teacher", f"test NDCG@10 {base:.4f}; seeds 1, 2: " + ", ".join(f"{v:.4f} ({v - base:+.4f})" for v in spread))]
     cosine = towers.group_scores(towers.TowerModel(384), pairs.queries,                  # MiniLM's own cosines
                                  pairs.docs[np.column_stack([np.arange(len(pairs)), hard])])
@@ -325,7 +336,7 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     for teacher, w, t, lifted in ((fused, 0.5, 3.0, ""), (fused, 1.0, 3.0, ""), (fused, 1.0, 5.0, ""),
                                   (_lift_positive(fused), 0.5, 1.0, ", positive lifted to the top")):
         rows.append((f"8 seeds, all {len(train_split)} train-split pairs, fused teacher{lifted}, weight {w}, T {t:g}",
-                     _paired_cell(_paired_deltas(pairs, hard, cfg, dev, test, teacher, w, t))))
+                     _paired_cell(_paired_deltas(_seed_runs(pairs, hard, cfg, dev, test, teacher, w, t), without))))
     return rows
 
 

@@ -279,7 +279,8 @@ def course_recipe(fast: bool | None = None) -> dict:
 
     default: all 6 layers train, joint inputs cut to 128 tokens, 300 listwise steps of 8 queries x
     (1 positive + 3 hard negatives), AdamW 4e-5, bf16 autocast where the CPU has it (~1 s/step:
-    about 5 minutes, once; then cached; an AVX2-only CPU runs float32 at ~2.5 s/step, about 13 minutes), on the dataset's own train split only (``n_extra=0``).
+    about 5 minutes, once; then cached; an AVX2-only CPU runs float32 at ~2.5 s/step, about 13 minutes),
+    on the dataset's own train split only (``n_extra=0``).
     Measured (test NDCG@10 of the fused rerank, R=20, over the twin towers): train split only +8.0%;
     the same steps spread over the train split and 4,000 package-docstring pairs +4.4%; 200 steps
     on the train split +1.9% (the loss had not come down yet). Training only the top 3 layers for
