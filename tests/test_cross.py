@@ -326,6 +326,8 @@ def test_bench_paired_cell_reports_mean_standard_error_and_count_per_split():
     cell = bench._paired_cell({"dev": np.array([0.002, 0.004]), "test": np.array([-0.001, 0.003])})
     assert cell == ("dev NDCG@10 delta +0.0030 +- 0.0010 (s.e.), positive in 2 of 2 seeds; "
                     "test NDCG@10 delta +0.0010 +- 0.0020 (s.e.), positive in 1 of 2 seeds")
+    assert bench._paired_cell({"test": np.zeros(3)}) == \
+        "test NDCG@10 delta +0.0000 +- 0.0000 (s.e.), positive in 0 of 3 seeds"      # no change is not a gain
 
 
 # --------------------------------------------------------------------------- export
