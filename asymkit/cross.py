@@ -141,7 +141,13 @@ class CrossEncoderModel(nn.Module):
 
     def forward(self, queries: Sequence[str], docs: Sequence[str]) -> torch.Tensor:
         """``(B,)`` scores (unbounded logits) for the pairs ``(queries[i], docs[i])``."""
-        batch = {k: v.to(self.device) for k, v in self.build_inputs(queries, docs).items()}
+        return self.score_inputs(self.build_inputs(queries, docs))
+
+    def score_inputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B,)`` scores for the token ids of :meth:`build_inputs` (padding columns beyond the longest
+        row of ``batch`` are allowed: they are cut off first)."""
+        width = int(batch["attention_mask"].sum(1).max())
+        batch = {k: v[:, :width].to(self.device) for k, v in batch.items()}
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             hidden = self.backbone(**batch).last_hidden_state.float()         # (B, L, h)
         if self.pooling == "cls":
@@ -151,23 +157,34 @@ class CrossEncoderModel(nn.Module):
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)           # (B, h)
         return self.head(pooled).squeeze(-1)
 
+    def score_by_length(self, queries: Sequence[str], docs: Sequence[str], batch_size: int) -> torch.Tensor:
+        """``(B,)`` scores, the same as ``self(queries, docs)``, computed in batches of ``batch_size`` pairs
+        of similar token length: each batch is padded only to its own longest row, so less work is wasted
+        on padding (a training step of 32 pairs: 2.5 s -> 1.7 s on 2 AVX2 cores). Gradients flow as usual."""
+        batch = self.build_inputs(queries, docs)
+        lengths = batch["attention_mask"].sum(1)
+        order = torch.argsort(lengths, stable=True)
+        parts = [self.score_inputs({k: v[idx] for k, v in batch.items()}) for idx in torch.split(order, batch_size)]
+        return torch.cat(parts)[torch.argsort(order)]
+
     @torch.inference_mode()
-    def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 64,
+    def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 16,
               progress: bool = False) -> np.ndarray:
-        """``(n,)`` float32 scores for ``n`` pairs, in eval mode, batched by length (less padding)."""
+        """``(n,)`` float32 scores for ``n`` pairs, in eval mode, in batches of similar token length
+        (less padding: 16 pairs a batch scored 640 pairs 20% faster than 64 on 2 CPU cores)."""
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents: pass one query per document")
         if len(queries) == 0:
             return np.zeros(0, dtype=np.float32)
         was_training = self.training
         self.eval()
-        order = np.argsort([len(q) + len(d) for q, d in zip(queries, docs)], kind="stable")
+        batch = self.build_inputs(queries, docs)
+        order = torch.argsort(batch["attention_mask"].sum(1), stable=True)
         out = np.empty(len(order), dtype=np.float32)
         from tqdm.auto import tqdm
 
-        for b in tqdm(range(0, len(order), batch_size), desc="cross-encoder", disable=not progress, leave=False):
-            idx = order[b:b + batch_size]
-            out[idx] = self([queries[i] for i in idx], [docs[i] for i in idx]).float().cpu().numpy()
+        for idx in tqdm(torch.split(order, batch_size), desc="cross-encoder", disable=not progress, leave=False):
+            out[idx.numpy()] = self.score_inputs({k: v[idx] for k, v in batch.items()}).float().cpu().numpy()
         self.train(was_training)
         return out
 
@@ -192,6 +209,7 @@ class CrossTrainConfig:
     head_lr: float = 1e-3            # the freshly initialised score head learns faster
     warmup: int = 20                 # warm-up steps
     margin: float = 1.0              # for the pairwise loss
+    micro_batch: int = 8             # pairs per forward pass, grouped by token length (same loss, less padding)
     seed: int = settings.SEED
 
 
@@ -219,6 +237,8 @@ def train_cross_encoder(model: CrossEncoderModel, queries: Sequence[str], positi
     if not len(queries) == len(positives) == len(negatives):
         raise ValueError(f"{len(queries)} queries, {len(positives)} positives, {len(negatives)} negative lists: "
                          "pass one of each per query")
+    if config.micro_batch < 1:
+        raise ValueError(f"micro_batch must be >= 1, got {config.micro_batch}")
     if len(queries) == 0 or config.steps <= 0:
         raise ValueError("need at least one training query and steps > 0")
     n = config.n_negatives
@@ -246,7 +266,7 @@ def train_cross_encoder(model: CrossEncoderModel, queries: Sequence[str], positi
         pos += config.queries_per_step
         q = [queries[i] for i in idx for _ in range(n + 1)]
         d = [t for i in idx for t in [positives[i], *list(negatives[i])[:n]]]
-        scores = model(q, d).reshape(len(idx), n + 1)                   # column 0 = the positive
+        scores = model.score_by_length(q, d, config.micro_batch).reshape(len(idx), n + 1)   # column 0 = the positive
         loss = group_loss(scores, config.loss, config.margin)
         opt.zero_grad()
         loss.backward()
@@ -356,7 +376,7 @@ class ScoreCache:
     def key(query: str, doc: str) -> str:
         return hashlib.sha1(f"{query}\x00{doc}".encode("utf-8", "surrogatepass")).hexdigest()
 
-    def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 64,
+    def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 16,
               progress: bool = False) -> np.ndarray:
         """Like :meth:`CrossEncoderModel.score`, computing only the pairs not cached yet."""
         if len(queries) != len(docs):

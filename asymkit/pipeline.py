@@ -187,7 +187,8 @@ def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequenc
                 n_queries: int = 10, encoder=None) -> tuple[float, dict[int, float], dict[int, float]]:
     """Milliseconds per query of each stage, one query at a time as a server sees them:
     ``(encode_ms, {K: ann_ms}, {R: cross_ms})``. The cross-encoder is timed on the model itself
-    (never a score cache) on the first ``n_queries`` queries' top-R candidates."""
+    (never a score cache) on the first ``n_queries`` queries' top-R candidates, batched by token length
+    as :meth:`asymkit.cross.CrossEncoderModel.score` does."""
     n = min(n_queries, len(Q))
     encode_ms = 0.0
     if encoder is not None:
@@ -210,6 +211,6 @@ def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequenc
         start = time.perf_counter()
         for i in range(n):
             docs = [doc_text[d] for d in cands[i][:r]]
-            model.score([query_texts[i]] * len(docs), docs, batch_size=max(r, 1))
+            model.score([query_texts[i]] * len(docs), docs)
         cross[r] = (time.perf_counter() - start) / n * 1000
     return encode_ms, ann, cross

@@ -116,11 +116,34 @@ def test_scores_are_batch_independent_and_training_moves_them(model):
     assert torch.equal(frozen, model.backbone.embeddings.word_embeddings.weight)       # embeddings frozen
 
 
+def test_length_grouped_scores_and_gradients_equal_one_padded_batch(model):
+    """Training scores its step in micro-batches of similar length: same scores, same gradients."""
+    qs = ["sort", "open", "join", "split", "read"]
+    ds = [" ".join(["list"] * n) for n in (7, 2, 12, 4, 17)]       # distinct lengths, none cut at 24 tokens
+    model.eval()                                                   # no dropout: both paths must agree exactly
+    lengths = model.build_inputs(qs, ds)["attention_mask"].sum(1)
+    assert len(set(lengths.tolist())) == len(qs)                   # the grouping really reorders the pairs
+    grads = []
+    for run in (lambda: model(qs, ds), lambda: model.score_by_length(qs, ds, 2)):
+        model.zero_grad()
+        out = run()
+        (out * torch.arange(1.0, 6.0)).sum().backward()             # a different weight per pair
+        grads.append((out.detach().clone(), model.head.weight.grad.clone()))
+    (full, g_full), (grouped, g_grouped) = grads
+    assert torch.allclose(grouped, full, atol=1e-5)
+    assert torch.allclose(g_grouped, g_full, atol=1e-4)
+    assert np.allclose(model.score(qs, ds, batch_size=2), full.numpy(), atol=1e-5)
+    model.zero_grad()
+
+
 def test_training_errors(model):
     with pytest.raises(ValueError, match="one of each per query"):
         cross.train_cross_encoder(model, ["q"], ["d"], [], progress=False)
     with pytest.raises(ValueError, match="fewer than n_negatives"):
         cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=3),
+                                  progress=False)
+    with pytest.raises(ValueError, match="micro_batch must be >= 1"):
+        cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=1, micro_batch=0),
                                   progress=False)
 
 
