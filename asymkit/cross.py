@@ -157,14 +157,17 @@ class CrossEncoderModel(nn.Module):
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)           # (B, h)
         return self.head(pooled).squeeze(-1)
 
-    def score_by_length(self, queries: Sequence[str], docs: Sequence[str], batch_size: int) -> torch.Tensor:
+    def score_by_length(self, queries: Sequence[str], docs: Sequence[str], batch_size: int,
+                        progress: bool = False) -> torch.Tensor:
         """``(B,)`` scores, the same as ``self(queries, docs)``, computed in batches of ``batch_size`` pairs
         of similar token length: each batch is padded only to its own longest row, so less work is wasted
         on padding (a training step of 32 pairs: 2.5 s -> 1.7 s on 2 AVX2 cores). Gradients flow as usual."""
+        from tqdm.auto import tqdm
+
         batch = self.build_inputs(queries, docs)
-        lengths = batch["attention_mask"].sum(1)
-        order = torch.argsort(lengths, stable=True)
-        parts = [self.score_inputs({k: v[idx] for k, v in batch.items()}) for idx in torch.split(order, batch_size)]
+        order = torch.argsort(batch["attention_mask"].sum(1), stable=True)
+        parts = [self.score_inputs({k: v[idx] for k, v in batch.items()})
+                 for idx in tqdm(torch.split(order, batch_size), desc="cross-encoder", disable=not progress, leave=False)]
         return torch.cat(parts)[torch.argsort(order)]
 
     @torch.inference_mode()
@@ -178,13 +181,7 @@ class CrossEncoderModel(nn.Module):
             return np.zeros(0, dtype=np.float32)
         was_training = self.training
         self.eval()
-        batch = self.build_inputs(queries, docs)
-        order = torch.argsort(batch["attention_mask"].sum(1), stable=True)
-        out = np.empty(len(order), dtype=np.float32)
-        from tqdm.auto import tqdm
-
-        for idx in tqdm(torch.split(order, batch_size), desc="cross-encoder", disable=not progress, leave=False):
-            out[idx.numpy()] = self.score_inputs({k: v[idx] for k, v in batch.items()}).float().cpu().numpy()
+        out = self.score_by_length(queries, docs, batch_size, progress).float().cpu().numpy()
         self.train(was_training)
         return out
 
