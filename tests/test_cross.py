@@ -243,6 +243,31 @@ def test_precision_setting(model):
     assert a.dtype == b.dtype == np.float32 and np.allclose(a, b, atol=0.1)   # same weights, bf16 rounding only
 
 
+
+def test_depth_dropout_and_word_embedding_settings_take_effect_and_survive_a_checkpoint(tmp_path):
+    kw = dict(max_length=24, max_query_length=8, device="cpu", precision="fp32")
+    full = cross.CrossEncoderModel(train_layers=None, **kw)
+    lean = cross.CrossEncoderModel(train_layers=None, n_layers=2, dropout=0.0, train_word_embeddings=False, **kw)
+    assert len(lean.backbone.encoder.layer) == 2 < len(full.backbone.encoder.layer)
+    assert lean.backbone.config.num_hidden_layers == 2
+    drops = [m.p for m in lean.backbone.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops and all(p == 0.0 for p in drops) and any(m.p > 0 for m in full.backbone.modules()
+                                                         if isinstance(m, torch.nn.Dropout))
+    word = lean.backbone.embeddings.word_embeddings.weight
+    assert not word.requires_grad and full.backbone.embeddings.word_embeddings.weight.requires_grad
+    assert lean.backbone.embeddings.position_embeddings.weight.requires_grad   # only the word table is frozen
+    pairs = (["sort a list"] * 3, ["return a new sorted list", "open a file", "parse a date"])
+    lean.train()                                                               # no dropout: train mode = eval mode
+    assert torch.equal(lean(*pairs), lean(*pairs))
+    path = train.save_checkpoint(lean, tmp_path / "lean.safetensors")
+    again, _ = train.load_checkpoint(path)
+    assert again.config == lean.config and len(again.backbone.encoder.layer) == 2
+    assert np.array_equal(again.score(*pairs), lean.score(*pairs))
+    for bad, match in [({"n_layers": 0}, "n_layers must be between 1 and 6"), ({"n_layers": 7}, "n_layers must be"),
+                       ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"), ({"dropout": -0.1}, "dropout must be")]:
+        with pytest.raises(ValueError, match=match):
+            cross.CrossEncoderModel(**kw, **bad)
+
 # --------------------------------------------------------------------------- calibration
 
 def test_ece_by_hand():
