@@ -24,6 +24,7 @@ import ast
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -102,23 +103,92 @@ def _module_name(path: Path, root: Path, prefix: str) -> str:
     return ".".join([p for p in [prefix, *parts] if p])
 
 
-def iter_docstrings(root: Path, prefix: str = "") -> Iterator[tuple[str, str]]:
+def iter_docstrings(root: Path, prefix: str = "", workers: int | None = None) -> Iterator[tuple[str, str]]:
     """Yield ``(qualified name, cleaned docstring)`` for every module, class and function
     under ``root``, parsed with ``ast`` (nothing is imported or executed).
 
     Nested definitions are followed (``module.Class.method``); files that do not parse
-    under the running Python are skipped.
+    under the running Python are skipped. Large trees are parsed in ``workers`` processes
+    (default: one per CPU core, at most 8); the output is the same, in the same order.
     """
-    root = Path(root)
+    yield from _docstrings(_source_files(Path(root), prefix), workers)
+
+
+def _source_files(root: Path, prefix: str = "") -> list[tuple[Path, str]]:
+    """``(path, module name)`` of every ``.py`` file under ``root`` outside test and tooling folders, sorted."""
     files = sorted(p for p in root.rglob("*.py")
                    if not (set(p.relative_to(root).parts[:-1]) & _SKIP_DIRS)
                    and not p.name.startswith("test_"))
-    for path in files:
+    return [(p, _module_name(p, root, prefix)) for p in files]
+
+
+def _file_docstrings(job: tuple[Path, str]) -> list[tuple[str, str]]:
+    path, module = job
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
+        return []
+    return list(_walk(tree, module))
+
+
+def _docstrings(jobs: list[tuple[Path, str]], workers: int | None = None) -> Iterator[tuple[str, str]]:
+    """The docstrings of ``jobs`` (see :func:`_source_files`) in file order.
+
+    Parsing is most of a harvest's time (minutes for a site-packages), so by default 200 files or more
+    are shared among ``workers`` Python subprocesses (``python -c``, not multiprocessing: that would
+    re-run a caller's unguarded script, or fork a multi-threaded Jupyter kernel). A worker that fails
+    is redone in this process, with a warning.
+    """
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1) if len(jobs) >= 200 else 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers == 1:
+        for job in jobs:
+            yield from _file_docstrings(job)
+        return
+    import subprocess
+
+    shares = [jobs[i::workers] for i in range(workers)]             # interleaved: big packages are shared out
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                                        *filter(None, [os.environ.get("PYTHONPATH")])])}
+    procs = []
+    for share in shares:
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
-            continue
-        yield from _walk(tree, _module_name(path, root, prefix))
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env)
+            proc.stdin.write(json.dumps([[str(p), m] for p, m in share]).encode())   # it reads all before it writes
+            proc.stdin.close()
+        except OSError as exc:
+            proc = exc
+        procs.append(proc)
+    results = []
+    for proc, share in zip(procs, shares):
+        try:
+            if isinstance(proc, OSError):
+                raise proc
+            out, err = proc.stdout.read(), proc.stderr.read()
+            if proc.wait():
+                raise ValueError(f"exit status {proc.returncode}: {err.decode(errors='replace')[-500:]}")
+            docs = [[tuple(d) for d in file_docs] for file_docs in json.loads(out)]
+            if len(docs) != len(share):
+                raise ValueError(f"{len(docs)} results for {len(share)} files")
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"a docstring-parsing subprocess failed ({exc}); parsing its files here instead", stacklevel=2)
+            docs = [_file_docstrings(job) for job in share]
+        results.append(docs)
+    for i in range(len(jobs)):
+        yield from results[i % workers][i // workers]
+
+
+_WORKER_CODE = "from asymkit.data import _docstrings_worker; _docstrings_worker()"
+
+
+def _docstrings_worker() -> None:
+    """Subprocess side of :func:`_docstrings`: a JSON list of ``[path, module]`` on stdin, each file's
+    docstrings on stdout."""
+    jobs = json.loads(sys.stdin.buffer.read())
+    sys.stdout.write(json.dumps([_file_docstrings((Path(p), m)) for p, m in jobs]))
 
 
 def _walk(node: ast.AST, qualname: str) -> Iterator[tuple[str, str]]:
@@ -287,8 +357,8 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
             warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
     if pairs is None:
         purelib = Path(sysconfig.get_paths()["purelib"])
-        docs = [item for pkg in TRAINING_PACKAGES if (purelib / pkg).is_dir()
-                for item in iter_docstrings(purelib / pkg, prefix=pkg)]
+        jobs = [job for pkg in TRAINING_PACKAGES if (purelib / pkg).is_dir() for job in _source_files(purelib / pkg, pkg)]
+        docs = list(_docstrings(jobs))
         pairs = sorted(docstring_pairs(docs), key=lambda p: hashlib.sha1(p.qualname.encode()).hexdigest())
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

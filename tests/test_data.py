@@ -78,6 +78,30 @@ def test_iter_docstrings_follows_nesting_and_skips_tests_and_broken_files(src_tr
     assert "pkg.broken" not in names
 
 
+def test_docstrings_parsed_in_subprocesses_match_one_process_in_order(src_tree, monkeypatch):
+    for i in range(7):                                      # enough files that every worker gets several
+        write_module(src_tree, f"pkg/extra{i}.py", f'''
+            def f{i}():
+                """Function number {i} of the extra modules.
+
+                It has a body paragraph long enough to be kept by the harvest rules.
+                """
+        ''')
+    jobs = data._source_files(src_tree)
+    serial = list(data._docstrings(jobs, workers=1))
+    assert len(serial) >= 10 and serial == list(data.iter_docstrings(src_tree, workers=1))
+    for workers in (2, 3):
+        assert list(data._docstrings(jobs, workers=workers)) == serial, f"{workers} workers: same docstrings, same order"
+    monkeypatch.setattr(data, "_WORKER_CODE", "import sys; sys.exit(3)")
+    with pytest.warns(UserWarning, match="exit status 3"):
+        assert list(data._docstrings(jobs, workers=2)) == serial, "a failed worker's files are parsed here instead"
+    monkeypatch.setattr(data.sys, "executable", str(src_tree / "no-such-python"))
+    with pytest.warns(UserWarning, match="subprocess failed"):
+        assert list(data._docstrings(jobs, workers=2)) == serial
+    with pytest.raises(ValueError, match="positive integer"):
+        list(data._docstrings(jobs, workers=0))
+
+
 def test_docstring_pairs_rules(src_tree):
     pairs = {p.qualname: p for p in data.docstring_pairs(data.iter_docstrings(src_tree))}
     assert set(pairs) == {"pkg", "pkg.mod.Widget", "pkg.mod.Widget.paint"}
