@@ -123,14 +123,19 @@ class TransformerTower(nn.Module):
     The backbone (default: the offline MiniLM) is frozen except its top ``train_layers``
     transformer layers, which train. This is the second way to train (the first being small
     towers over cached embeddings): much slower — every step runs the network on the texts —
-    so meant for users with time or a GPU.
+    so meant for users with time or a GPU. ``max_length`` cuts every text to that many tokens
+    (default: the model's own limit, 256 for MiniLM); attention costs grow with its square.
     """
 
-    def __init__(self, model=None, train_layers: int = 2, device: str | None = None):
+    def __init__(self, model=None, train_layers: int = 2, device: str | None = None, max_length: int | None = None):
         super().__init__()
         from .encoders import load_sentence_transformer
 
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2):
+            raise ValueError(f"max_length must be a whole number of tokens >= 2 (or None: the model's own), got {max_length!r}")
         self.st = load_sentence_transformer(model, device)
+        if max_length is not None:
+            self.st.max_seq_length = max_length
         layers = self.st[0].auto_model.encoder.layer
         if not 0 <= train_layers <= len(layers):
             raise ValueError(f"train_layers must be between 0 and {len(layers)}, got {train_layers}")
@@ -154,12 +159,14 @@ class TransformerTowerModel(nn.Module):
     lists of texts, so :func:`asymkit.train.train_towers` trains it on texts.
     """
 
-    def __init__(self, model=None, shared: bool = True, train_layers: int = 2, device: str | None = None):
+    def __init__(self, model=None, shared: bool = True, train_layers: int = 2, device: str | None = None,
+                 max_length: int | None = None):
         super().__init__()
         self.shared = shared
-        self.config = {"model": None if model is None else str(model), "shared": shared, "train_layers": train_layers}
-        self.query_tower = TransformerTower(model, train_layers, device)
-        self.doc_tower = self.query_tower if shared else TransformerTower(model, train_layers, device)
+        self.config = {"model": None if model is None else str(model), "shared": shared, "train_layers": train_layers,
+                       "max_length": max_length}
+        self.query_tower = TransformerTower(model, train_layers, device, max_length)
+        self.doc_tower = self.query_tower if shared else TransformerTower(model, train_layers, device, max_length)
 
     def encode_queries(self, texts: list[str]) -> torch.Tensor:
         return self.query_tower(texts)

@@ -360,6 +360,25 @@ def test_transformer_twin_towers_are_separate_networks(tmp_cache):
     assert not any(p.requires_grad for p in model.parameters())
 
 
+def test_transformer_tower_max_length_cuts_both_towers_and_survives_a_checkpoint(tmp_path, tmp_cache):
+    from asymkit import encoders
+
+    long = ["Sort a list in place. " + "The file is opened in text mode by default, unless told otherwise. " * 30]
+    model = towers.TransformerTowerModel(shared=False, train_layers=0, device="cpu", max_length=16)
+    assert model.query_tower.st.max_seq_length == 16 and model.doc_tower.st.max_seq_length == 16
+    cut = towers.encode(model.encode_documents, long, normalize=True)
+    np.testing.assert_allclose(cut, encoders.BiEncoder(device="cpu", max_seq_length=16, cache=False).encode(long),
+                               atol=1e-5)
+    full = towers.encode(towers.TransformerTowerModel(train_layers=0, device="cpu").encode_documents, long,
+                         normalize=True)
+    assert float((cut @ full.T)[0, 0]) < 0.99, "16 tokens of this text must not embed like 256"
+    back, _ = train.load_checkpoint(train.save_checkpoint(model, tmp_path / "cut.safetensors"))
+    assert back.config["max_length"] == 16 and back.doc_tower.st.max_seq_length == 16
+    for bad in (0, 1, 2.5, True, "16"):
+        with pytest.raises(ValueError, match="max_length must be"):
+            towers.TransformerTower(train_layers=0, device="cpu", max_length=bad)
+
+
 def test_transformer_checkpoint_round_trip_is_bit_exact(tmp_path):
     model = towers.TransformerTowerModel(shared=True, train_layers=1, device="cpu")
     with torch.no_grad():                        # stand-in for training: move the trainable layer
