@@ -77,12 +77,26 @@ class TowerModel(nn.Module):
         return self.encode_queries(q_in), self.encode_documents(d_in)
 
 
+def _device_of(tower_fn) -> torch.device:
+    """The device of the model a tower method belongs to (its first parameter's); the CPU otherwise."""
+    owner = getattr(tower_fn, "__self__", None)
+    if isinstance(owner, nn.Module):
+        first = next(owner.parameters(), None)
+        if first is not None:
+            return first.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
-def encode(tower_fn, X, batch_size: int | None = None, device: str = "cpu", normalize: bool = False):
+def encode(tower_fn, X, batch_size: int | None = None, device: str | None = None, normalize: bool = False):
     """Apply a tower (e.g. ``model.encode_queries``) in batches to a NumPy ``(n, dim)`` array of
-    backbone embeddings, or to a list of texts for transformer towers. Returns ``(n, dim)`` float32."""
+    backbone embeddings, or to a list of texts for transformer towers. Returns ``(n, dim)`` float32 on the CPU.
+
+    ``device``: where the inputs go; ``None`` = the device of the model ``tower_fn`` belongs to, so a model
+    trained on a GPU (the default when one is present) is encoded there without moving it."""
     import numpy as np
 
+    device = device or _device_of(tower_fn)
     texts = isinstance(X, list) and (not X or isinstance(X[0], str))
     batch_size = batch_size or (64 if texts else 4096)
     out = []

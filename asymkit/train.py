@@ -86,8 +86,9 @@ class History:
 
 def evaluate_towers(model: TowerModel, task: RetrievalTask, similarity_name: str = "cosine",
                     measures: Sequence[str] = ("NDCG@10", "MRR@10", "Recall@100"), k: int = 100,
-                    device: str = "cpu") -> dict[str, float]:
-    """Encode ``task`` with the towers, retrieve with ``similarity_name`` (cosine or dot), evaluate."""
+                    device: str | None = None) -> dict[str, float]:
+    """Encode ``task`` with the towers, retrieve with ``similarity_name`` (cosine or dot), evaluate.
+    ``device``: where the towers run (``None`` = wherever the model is, e.g. the GPU it was trained on)."""
     if similarity_name not in ("cosine", "dot"):
         raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity_name!r}")
     was_training = model.training

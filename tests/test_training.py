@@ -360,6 +360,43 @@ def test_transformer_twin_towers_are_separate_networks(tmp_cache):
     assert not any(p.requires_grad for p in model.parameters())
 
 
+class _DeviceProbe(torch.nn.Module):
+    """Towers whose weights live on another device ("meta" stands in for a GPU): records where inputs arrive."""
+
+    def __init__(self, device="meta"):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2, device=device))
+        self.seen = []
+
+    def _tower(self, x):
+        self.seen.append(x.device.type)
+        out = torch.tensor(np.random.default_rng(len(self.seen)).normal(size=(len(x), 4)), dtype=torch.float32,
+                           requires_grad=True)
+        return out * 1.0                       # like a real tower: needs grad unless encoded under no_grad
+
+    encode_queries = encode_documents = _tower
+
+
+def test_towers_are_encoded_where_the_model_is():
+    """A model trained on a GPU (the default device when one is present) is encoded on that GPU: the lessons call
+    encode / evaluate_towers / group_scores without a device, and CPU inputs to GPU weights would crash."""
+    X = np.ones((5, 3), dtype=np.float32)
+    probe = _DeviceProbe()
+    assert towers.encode(probe.encode_queries, X, batch_size=2).shape == (5, 4)
+    assert probe.seen == ["meta"] * 3
+    task = train.RetrievalTask(["q0", "q1"], X[:2], ["d0", "d1", "d2"], X[:3], {"q0": {"d0": 1}, "q1": {"d2": 1}})
+    probe.seen.clear()
+    assert 0.0 <= train.evaluate_towers(probe, task, "cosine", ["NDCG@10"])["NDCG@10"] <= 1.0
+    assert probe.seen == ["meta", "meta"], "evaluate_towers without a device uses the model's"
+    probe.seen.clear()
+    assert towers.group_scores(probe, X[:2], np.ones((2, 3, 3), dtype=np.float32)).shape == (2, 3)
+    assert probe.seen == ["meta", "meta"]
+    probe.seen.clear()
+    towers.encode(probe.encode_queries, X, device="cpu")
+    assert probe.seen == ["cpu"], "an explicit device still wins"
+    assert towers.encode(lambda x: x * 2, X).shape == (5, 3), "a plain function runs on the CPU"
+
+
 def test_transformer_tower_max_length_cuts_both_towers_and_survives_a_checkpoint(tmp_path, tmp_cache):
     from asymkit import encoders
 
