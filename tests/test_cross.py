@@ -238,10 +238,21 @@ def test_precision_setting(model):
     fp32 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="fp32")
     bf16 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="bf16")
     assert not fp32.bf16 and bf16.bf16
+    auto = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="auto")
+    assert auto.bf16 == cross.native_bf16("cpu")
     pairs = (["sort a list", "open a file"], ["return a new sorted list", "open file and return a stream"])
     a, b = fp32.score(*pairs), bf16.score(*pairs)
     assert a.dtype == b.dtype == np.float32 and np.allclose(a, b, atol=0.1)   # same weights, bf16 rounding only
 
+
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch):
+    for native in (True, False):
+        monkeypatch.setattr(cross, "native_bf16", lambda device_type="cpu", native=native: native)
+        assert cross.use_bf16("auto", "cpu") is native
+        assert cross.use_bf16("auto", "cuda") is False, "on a GPU bf16 autocast made this small model slower"
+        assert cross.use_bf16("bf16", "cuda") is True and cross.use_bf16("fp32", "cpu") is False
+    with pytest.raises(ValueError, match="precision must be one of"):
+        cross.use_bf16("fp16", "cpu")
 
 
 def test_depth_dropout_and_word_embedding_settings_take_effect_and_survive_a_checkpoint(tmp_path):
