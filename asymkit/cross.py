@@ -63,6 +63,8 @@ def use_bf16(precision: str, device_type: str) -> bool:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     return precision == "bf16" or (precision == "auto" and device_type == "cpu" and native_bf16("cpu"))
+
+
 LOSSES = ("listwise", "pairwise", "pointwise")
 
 
