@@ -188,22 +188,35 @@ def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequenc
     """Milliseconds per query of each stage, one query at a time as a server sees them:
     ``(encode_ms, {K: ann_ms}, {R: cross_ms})``. The cross-encoder is timed on the model itself
     (never a score cache) on the first ``n_queries`` queries' top-R candidates, batched by token length
-    as :meth:`asymkit.cross.CrossEncoderModel.score` does."""
-    n = min(n_queries, len(Q))
+    as :meth:`asymkit.cross.CrossEncoderModel.score` does.
+
+    Each stage is called once, untimed, before it is timed: a first call pays one-time costs (memory
+    allocation, thread start-up, lazy initialisation) that a running server has long paid.
+    """
+    n = min(n_queries, len(Q), len(query_texts), len(cands))
+    if n < 1:
+        raise ValueError("time_stages needs at least one query: pass n_queries >= 1 and non-empty Q, "
+                         "query_texts and cands")
     encode_ms = 0.0
     if encoder is not None:
         encoder_model = encoder.model
+        encoder_model.encode([query_texts[0]], convert_to_numpy=True, show_progress_bar=False)     # warm-up
         start = time.perf_counter()
         for t in query_texts[:n]:
             encoder_model.encode([t], convert_to_numpy=True, show_progress_bar=False)
         encode_ms = (time.perf_counter() - start) / n * 1000
     ann = {}
+    if len(ks):
+        index.search(Q[:1], max(ks))                                                               # warm-up
     for k in ks:
         start = time.perf_counter()
         for i in range(n):
             index.search(Q[i:i + 1], k)
         ann[k] = (time.perf_counter() - start) / n * 1000
     cross = {}
+    warm_docs = [doc_text[d] for d in cands[0][:max(rs, default=0)]]
+    if warm_docs:
+        model.score([query_texts[0]] * len(warm_docs), warm_docs)                                 # warm-up
     for r in rs:
         if r == 0:
             cross[r] = 0.0

@@ -1,5 +1,6 @@
 """asymkit.cross, the reranker losses, asymkit.pipeline and asymkit.calibration."""
 import math
+import time
 
 import numpy as np
 import pytest
@@ -207,6 +208,50 @@ def test_sweep_never_returns_ids_outside_the_candidates_and_frontier():
     front = pipeline.frontier(rows)
     assert [r["ms"] for r in front] == sorted(r["ms"] for r in front)
     assert all(a["NDCG@10"] < b["NDCG@10"] for a, b in zip(front, front[1:]))
+
+
+class _SlowFirstCall:
+    """Stands in for an encoder, a FAISS index and a cross-encoder: the first call sleeps (one-time set-up),
+    later calls are instant; records the shapes it was called with."""
+
+    def __init__(self, first_s=0.4):
+        self.first_s, self.calls = first_s, []
+
+    def _call(self, size):
+        if not self.calls:
+            time.sleep(self.first_s)
+        self.calls.append(size)
+
+    def search(self, q, k):
+        self._call(k)
+
+    def score(self, queries, docs):
+        assert len(queries) == len(docs)
+        self._call(len(docs))
+
+    def encode(self, texts, **_):
+        self._call(len(texts))
+
+    @property
+    def model(self):
+        return self
+
+
+def test_time_stages_warms_each_stage_up_before_timing_it():
+    Q = np.zeros((3, 4), dtype=np.float32)
+    cands = [[f"d{j}" for j in range(6)] for _ in range(3)]
+    doc_text = {f"d{j}": f"doc {j}" for j in range(6)}
+    index, model, encoder = _SlowFirstCall(), _SlowFirstCall(), _SlowFirstCall()
+    encode_ms, ann_ms, cross_ms = pipeline.time_stages(index, Q, ["q0", "q1", "q2"], cands, doc_text, model,
+                                                       ks=[2, 6], rs=[0, 3, 5], n_queries=2, encoder=encoder)
+    assert set(ann_ms) == {2, 6} and set(cross_ms) == {0, 3, 5} and cross_ms[0] == 0.0
+    # the 0.4 s first call is not charged to any stage (it would add 200 ms a query over 2 queries)
+    assert max(encode_ms, *ann_ms.values(), *cross_ms.values()) < 100
+    assert index.calls == [6, 2, 2, 6, 6] and model.calls == [5, 3, 3, 5, 5] and encoder.calls == [1, 1, 1]
+    with pytest.raises(ValueError, match="at least one query"):
+        pipeline.time_stages(index, Q, [], [], doc_text, model, ks=[2], rs=[3], n_queries=2)
+    with pytest.raises(ValueError, match="at least one query"):
+        pipeline.time_stages(index, Q, ["q0"], cands, doc_text, model, ks=[2], rs=[3], n_queries=0)
 
 
 def test_fuse_interpolates_z_scores_and_tune_alpha_finds_the_useful_mix():
