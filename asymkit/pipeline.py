@@ -38,6 +38,9 @@ def rerank(candidate_ids: Sequence[str], cross_scores: Sequence[float], r: int) 
     if len(cross_scores) < r:
         raise ValueError(f"{len(cross_scores)} cross-encoder scores for the top r={r} candidates: score each of them")
     scores = np.asarray(cross_scores[:r], dtype=np.float64)
+    if np.isnan(scores).any():
+        raise ValueError(f"cross-encoder score {np.flatnonzero(np.isnan(scores))[0]} of the top r={r} is NaN: a NaN "
+                         "has no place in a ranking; check the scorer's inputs (or its checkpoint)")
     order = np.argsort(-scores, kind="stable")
     return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
 

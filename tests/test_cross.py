@@ -178,12 +178,14 @@ def test_rerank_reorders_only_the_top_r_and_keeps_every_id():
     assert sorted(out) == sorted(ids)
     assert pipeline.rerank(ids, [], r=0) == ids
     assert pipeline.rerank(ids, [1, 1, 1, 1, 1], r=5) == ids   # ties keep the first-stage order
+    assert pipeline.rerank(ids, [0.0, float("inf"), 1.0, float("nan")], r=3) == ["b", "c", "a", "d", "e"]  # NaN beyond R
 
 
 @pytest.mark.parametrize("args, match", [((["a", "b"], [1, 2, 3], 3), "r=3 > K=2"),
                                          (([], [], 0), "no candidates"),
                                          ((["a", "b", "c"], [1.0], 2), "scores for the top r=2"),
-                                         ((["a"], [1.0], -1), "non-negative")])
+                                         ((["a"], [1.0], -1), "non-negative"),
+                                         ((["a", "b", "c"], [1.0, float("nan"), 2.0], 3), "score 1 .* is NaN")])
 def test_rerank_errors(args, match):
     with pytest.raises(ValueError, match=match):
         pipeline.rerank(*args)
