@@ -265,8 +265,9 @@ def train_cross_encoder(model: CrossEncoderModel, queries: Sequence[str], positi
     if not len(queries) == len(positives) == len(negatives):
         raise ValueError(f"{len(queries)} queries, {len(positives)} positives, {len(negatives)} negative lists: "
                          "pass one of each per query")
-    if config.micro_batch < 1:
-        raise ValueError(f"micro_batch must be >= 1, got {config.micro_batch}")
+    for name in ("micro_batch", "queries_per_step", "n_negatives"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
     if len(queries) == 0 or config.steps <= 0:
         raise ValueError("need at least one training query and steps > 0")
     n = config.n_negatives

@@ -143,9 +143,10 @@ def test_training_errors(model):
     with pytest.raises(ValueError, match="fewer than n_negatives"):
         cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=3),
                                   progress=False)
-    with pytest.raises(ValueError, match="micro_batch must be >= 1"):
-        cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=1, micro_batch=0),
-                                  progress=False)
+    for bad in ({"micro_batch": 0}, {"queries_per_step": 0}, {"n_negatives": 0}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be >= 1"):
+            cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(**{"n_negatives": 1, **bad}),
+                                      progress=False)
 
 
 def test_checkpoint_round_trip_is_bit_exact(model, tmp_path):
