@@ -192,9 +192,9 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     groups = np.column_stack([taught, hard[taught]])
     minilm = np.full(groups.shape, np.nan, dtype=np.float32)
     minilm[taught] = towers.group_scores(towers.TowerModel(384), pairs.queries[taught], pairs.docs[groups])
-    teacher = _teacher(sc, pairs, hard, taught, minilm)
+    teacher = pipeline.teacher_scores(sc, pairs, hard, taught, minilm)
     first_right = {n: np.mean(t.argmax(1) == 0) for n, t in (
-        ("cross-encoder", _teacher(sc, pairs, hard, taught)[taught]), ("fused teacher", teacher[taught]),
+        ("cross-encoder", pipeline.teacher_scores(sc, pairs, hard, taught)[taught]), ("fused teacher", teacher[taught]),
         ("student (twin tower)", towers.group_scores(twin, pairs.queries[taught], pairs.docs[groups])))}
     rows.append((f"{len(taught):,} taught groups, positive first", ", ".join(f"{n} {v:.0%}" for n, v in first_right.items())))
     after = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, DISTIL_WEIGHT, DISTIL_T)["test"]
@@ -210,23 +210,6 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
 
 
 DISTIL_WEIGHT, DISTIL_T = 1.0, 3.0      # lesson 04's distillation setting (chosen on dev by the sweep's paired rows)
-
-
-def _teacher(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, scale: float = 4.0):
-    """``(N, 1 + n)`` teacher scores for the ``taught`` pairs (NaN elsewhere): the cross-encoder's logits, or with
-    ``first`` (an ``(N, 1 + n)`` first-stage score table) the fused pipeline's z-scores x ``scale``."""
-    import numpy as np
-
-    from . import pipeline
-
-    m = hard.shape[1] + 1
-    teacher = np.full((len(pairs), m), np.nan, dtype=np.float32)
-    t = scorer.score([pairs.query_texts[i] for i in taught for _ in range(m)],
-                     [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])]).reshape(-1, m)
-    if first is not None:
-        t = np.stack([pipeline.fuse(f, c, alpha) for f, c in zip(first[taught], t)]) * scale
-    teacher[taught] = t
-    return teacher
 
 
 def _lift_positive(teacher):
@@ -301,16 +284,17 @@ def _paired_cell(deltas) -> str:
 
 
 def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
-    """Lesson 04's distillation, varied: which pairs are taught (500 random as in the lesson, or every train-split
-    pair), the teacher (the cross-encoder's logits, or the cross-encoder fused with MiniLM's cosine, alpha 0.5,
-    z-scores x 4), the weight and the temperature of the KL term; and the tower's seed-to-seed spread without a
-    teacher. Each row: test NDCG@10 and its delta over the tower without a teacher (same seed). Last, the
-    variants closest to a gain on every train-split pair, each paired with the tower without a teacher seed by seed
-    over 8 seeds, on dev and on test: the fused teacher at weight 0.5 and T 3 (lesson 04's, the best on dev), at
-    weight 1 and T 3 or 5, and with its positive lifted to the top (:func:`_lift_positive`) at weight 0.5 and T 1."""
+    """Lesson 04's distillation, varied: which pairs are taught (500 random, as seed 001's recipe would, or every
+    train-split pair, as the lesson does), the teacher (the cross-encoder's logits, or the cross-encoder fused with
+    MiniLM's cosine, alpha 0.5, z-scores x 4: :func:`asymkit.pipeline.teacher_scores`), the weight and the temperature
+    of the KL term; and the tower's seed-to-seed spread without a teacher. Each row: test NDCG@10 and its delta over
+    the tower without a teacher (same seed). Last, the variants closest to a gain on every train-split pair, each
+    paired with the tower without a teacher seed by seed over 8 seeds, on dev and on test: the fused teacher at
+    weight 0.5 and T 3, at weight 1 and T 3 (lesson 04's, ``DISTIL_WEIGHT`` and ``DISTIL_T``: the best on dev) or
+    T 5, and with its positive lifted to the top (:func:`_lift_positive`) at weight 0.5 and T 1."""
     import numpy as np
 
-    from . import cross, settings, towers
+    from . import cross, pipeline, settings, towers
 
     ds, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     ce, _ = cross.trained_cross_encoder(ds, progress=False, **cross.course_recipe(fast))
@@ -325,14 +309,14 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
             f"all {len(train_split)} train-split pairs": train_split}
     for set_name, taught in sets.items():
         for teacher_name, first in (("cross-encoder", None), ("cross + MiniLM fused", cosine)):
-            teacher = _teacher(sc, pairs, hard, taught, first)
+            teacher = pipeline.teacher_scores(sc, pairs, hard, taught, first)
             right = np.mean(teacher[taught].argmax(1) == 0)
             for w in (0.1, 0.5):
                 for t in (1.0, 3.0):
                     v = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, w, t)["test"]
                     rows.append((f"{set_name}, {teacher_name} (positive first {right:.0%}), weight {w}, T {t:g}",
                                  f"test NDCG@10 {v:.4f} ({v - base:+.4f})"))
-    fused = _teacher(sc, pairs, hard, train_split, cosine)
+    fused = pipeline.teacher_scores(sc, pairs, hard, train_split, cosine)
     for teacher, w, t, lifted in ((fused, 0.5, 3.0, ""), (fused, 1.0, 3.0, ""), (fused, 1.0, 5.0, ""),
                                   (_lift_positive(fused), 0.5, 1.0, ", positive lifted to the top")):
         rows.append((f"8 seeds, all {len(train_split)} train-split pairs, fused teacher{lifted}, weight {w}, T {t:g}",

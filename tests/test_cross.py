@@ -377,9 +377,7 @@ def test_calibration_errors(scores, labels, match):
         calibration.fit(scores, labels)
 
 
-def test_bench_teacher_table_fills_only_taught_rows_and_fuses_on_request():
-    from asymkit import bench, pipeline
-
+def test_teacher_scores_fill_only_taught_rows_and_fuse_on_request():
     class Pairs:
         query_texts = [f"q{i}" for i in range(5)]
         doc_texts = [f"d{i}" for i in range(5)]
@@ -393,14 +391,19 @@ def test_bench_teacher_table_fills_only_taught_rows_and_fuses_on_request():
 
     hard = np.array([[1, 2], [0, 2], [3, 4], [0, 1], [2, 3]])
     taught = np.array([1, 3])
-    raw = bench._teacher(Scorer(), Pairs(), hard, taught)
+    raw = pipeline.teacher_scores(Scorer(), Pairs(), hard, taught)
     assert raw.shape == (5, 3) and np.isnan(raw[[0, 2, 4]]).all()
     np.testing.assert_allclose(raw[1], [1 + 10, 1 + 0, 1 + 20])          # (pair 1's positive = doc 1, then docs 0, 2)
     np.testing.assert_allclose(raw[3], [3 + 30, 3 + 0, 3 + 10])
     first = np.arange(15, dtype=np.float32).reshape(5, 3)
-    fused = bench._teacher(Scorer(), Pairs(), hard, taught, first, alpha=0.5, scale=4.0)
+    fused = pipeline.teacher_scores(Scorer(), Pairs(), hard, taught, first, alpha=0.5, scale=4.0)
     np.testing.assert_allclose(fused[1], 4.0 * pipeline.fuse(first[1], raw[1], 0.5), rtol=1e-6)
     assert np.isnan(fused[0]).all()
+    assert np.isnan(pipeline.teacher_scores(Scorer(), Pairs(), hard, [])).all()
+    for args, match in [((hard[:4], taught), "one row per training pair"), ((hard, [1, 5]), "outside 0..4"),
+                        ((hard, taught, first[:, :2]), r"\(5, 3\) table")]:
+        with pytest.raises(ValueError, match=match):
+            pipeline.teacher_scores(Scorer(), Pairs(), *args)
 
 
 def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
