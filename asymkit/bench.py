@@ -190,7 +190,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
                                                       for n, c in cal.items())))
     taught = np.flatnonzero(np.asarray(pairs.sources) == "train split")
     groups = np.column_stack([taught, hard[taught]])
-    minilm = np.full(groups.shape, np.nan, dtype=np.float32)
+    minilm = np.full((len(pairs), groups.shape[1]), np.nan, dtype=np.float32)
     minilm[taught] = towers.group_scores(towers.TowerModel(384), pairs.queries[taught], pairs.docs[groups])
     teacher = pipeline.teacher_scores(sc, pairs, hard, taught, minilm)
     first_right = {n: np.mean(t.argmax(1) == 0) for n, t in (
