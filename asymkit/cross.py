@@ -329,7 +329,7 @@ def course_recipe(fast: bool | None = None) -> dict:
     default: all 6 layers train except the word-embedding table, no dropout, joint inputs cut to 128 tokens,
     300 listwise steps of 8 queries x (1 positive + 3 hard negatives) scored in length-grouped micro-batches
     of 8, AdamW 4e-5, bf16 autocast where the CPU has it, on the dataset's own train split only
-    (``n_extra=0``); an AVX2-only CPU runs float32 at ~1.7 s/step, about 8 minutes, once; then cached.
+    (``n_extra=0``); an AVX2-only CPU runs float32 at 1.6-1.9 s/step, 8 to 9 minutes, once; then cached.
     Measured (test NDCG@10 of the fused rerank, R=20, over the twin towers): this recipe +7.9%. With
     MiniLM's dropout (0.1) and the word table training: +8.0%, and +6.0% when trained again (other dropout
     masks: the run-to-run spread), at ~2.1 s/step instead of ~1.5 on an AVX2 CPU (drawing dropout masks is
