@@ -11,7 +11,7 @@ one from MiniLM (what works on 2 CPU cores, measured): mean pooling over the joi
 MiniLM was pretrained; a fresh classification head on [CLS] learned nothing in the same time),
 a linear score head, a **listwise** loss over one positive and hard negatives mined by the
 bi-encoder, all layers trained (freezing the lower ones was faster and did not learn enough), inputs
-cut to 128 tokens, bf16 autocast where the CPU supports it (:func:`course_recipe`). The trained model
+cut to 96 tokens, bf16 autocast where the CPU supports it (:func:`course_recipe`). The trained model
 is cached, so a re-run loads it. Scores are cached on disk too, keyed by the model and the pair's text.
 
 :func:`asymkit.export.export_cross_encoder` saves a trained model as a sentence-transformers
@@ -326,17 +326,21 @@ def training_groups(ds, n_extra: int, n_negatives: int = 3, encoder: encoders.Bi
 def course_recipe(fast: bool | None = None) -> dict:
     """The cross-encoder recipe lesson 04 and the benchmark use (measured on 2 CPU cores):
 
-    default: all 6 layers train except the word-embedding table, no dropout, joint inputs cut to 128 tokens,
-    300 listwise steps of 8 queries x (1 positive + 3 hard negatives) scored in length-grouped micro-batches
-    of 8, AdamW 4e-5, bf16 autocast where the CPU has it, on the dataset's own train split only
-    (``n_extra=0``); an AVX2-only CPU runs float32 at 1.6-1.9 s/step, 8 to 9 minutes, once; then cached.
-    Measured (test NDCG@10 of the fused rerank, R=20, over the twin towers): this recipe +7.9%. With
-    MiniLM's dropout (0.1) and the word table training: +8.0%, and +6.0% when trained again (other dropout
-    masks: the run-to-run spread), at ~2.1 s/step instead of ~1.5 on an AVX2 CPU (drawing dropout masks is
-    slow on a CPU); the same 300 steps spread over the train split and 4,000 package-docstring pairs +4.4%;
-    200 steps +1.9% with dropout, +5.4% without (the loss had not come down yet); only the top 3 layers
-    training: worse than the first stage; the bottom 3 of 6 layers (``n_layers=3``): +0.6% with dropout,
-    +2.8% without (326 s of training, 9 ms a pair to score instead of 13: about 9 minutes cold by estimate).
+    default: all 6 layers train except the word-embedding table, no dropout, joint inputs cut to 96 tokens,
+    150 listwise steps of 8 queries x (1 positive + 3 hard negatives) scored in length-grouped micro-batches
+    of 8, AdamW 1e-4, bf16 autocast where the CPU has it, on the dataset's own train split only
+    (``n_extra=0``); an AVX2-only CPU runs float32 at about 1.5 s/step, about 4 minutes, once; then cached.
+    Chosen on dev as the fastest variant whose fused rerank (R=20, alpha tuned on 150 dev queries) matched
+    the best one there: dev NDCG@10 +4.3% over the twin towers, tied with the previous recipe (300 steps
+    at 4e-5, 128 tokens: 557 s of training); on test +7.3% (the previous one: +7.9%). The other variants
+    measured the same way (dev / test gain, training time): 150 steps at 1e-4 and 128 tokens +4.1% / +6.2%
+    (278 s); 96 tokens but 100 steps at 1.5e-4 +2.7% / +4.7% (151 s); 64 tokens +2.9% / +5.0% (171 s).
+    Earlier, at 300 steps, 4e-5 and 128 tokens (test gain): with MiniLM's dropout (0.1) and the word table
+    training +8.0%, and +6.0% when trained again (other dropout masks: the run-to-run spread), at ~2.1
+    s/step instead of ~1.5 on an AVX2 CPU (drawing dropout masks is slow on a CPU); the same steps spread
+    over the train split and 4,000 package-docstring pairs +4.4%; 200 steps +1.9% with dropout, +5.4%
+    without; only the top 3 layers training: worse than the first stage; the bottom 3 of 6 layers
+    (``n_layers=3``): +0.6% with dropout, +2.8% without.
     fast: the top 2 layers, 64 tokens, 30 steps of 4 queries, on 1,000 training pairs (seconds; the
     model barely learns, every graded test still holds).
 
@@ -346,8 +350,8 @@ def course_recipe(fast: bool | None = None) -> dict:
     if fast:
         return {"n_extra": 1_000, "config": CrossTrainConfig(steps=30, queries_per_step=4, lr=4e-5, warmup=5),
                 "model_kwargs": {"train_layers": 2, "max_length": 64}}
-    return {"n_extra": 0, "config": CrossTrainConfig(steps=300, lr=4e-5),
-            "model_kwargs": {"train_layers": None, "max_length": 128, "dropout": 0.0, "train_word_embeddings": False}}
+    return {"n_extra": 0, "config": CrossTrainConfig(steps=150, lr=1e-4),
+            "model_kwargs": {"train_layers": None, "max_length": 96, "dropout": 0.0, "train_word_embeddings": False}}
 
 
 def trained_cross_encoder(ds, n_extra: int = 4_000, config: CrossTrainConfig | None = None,
