@@ -213,6 +213,19 @@ def test_sweep_never_returns_ids_outside_the_candidates_and_frontier():
     assert all(a["NDCG@10"] < b["NDCG@10"] for a, b in zip(front, front[1:]))
 
 
+def test_frontier_keeps_the_smallest_k_among_equal_quality_and_r():
+    # K=20 and K=50 rerank the same R=10 and tie on quality; the timer (noise) made the larger K look faster
+    rows = [{"K": 10, "R": 0, "NDCG@10": 0.40, "ms": 1.0},
+            {"K": 20, "R": 10, "NDCG@10": 0.50, "ms": 10.2}, {"K": 50, "R": 10, "NDCG@10": 0.50, "ms": 10.1},
+            {"K": 10, "R": 10, "NDCG@10": 0.50, "ms": 10.3}, {"K": 50, "R": 20, "NDCG@10": 0.55, "ms": 20.0}]
+    front = pipeline.frontier(rows)
+    assert [(r["K"], r["R"]) for r in front] == [(10, 0), (10, 10), (50, 20)]
+    assert pipeline.frontier(list(reversed(rows))) == front, "the order of the rows does not matter"
+    # without K and R, equal quality is decided by ms alone
+    plain = [{"NDCG@10": 0.5, "ms": 2.0}, {"NDCG@10": 0.5, "ms": 1.0}, {"NDCG@10": 0.6, "ms": 3.0}]
+    assert pipeline.frontier(plain) == [plain[1], plain[2]]
+
+
 class _SlowFirstCall:
     """Stands in for an encoder, a FAISS index and a cross-encoder: the first call sleeps (one-time set-up),
     later calls are instant; records the shapes it was called with."""
