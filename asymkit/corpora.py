@@ -39,10 +39,21 @@ def ann_corpus(ds: data.RetrievalDataset, n_pool: int, encoder: encoders.BiEncod
     return doc_ids + list(pool), np.vstack([D_docs, D_pool]).astype(np.float32), pool
 
 
-def retrieval_task(ds: data.RetrievalDataset, split: str, encoder: encoders.BiEncoder | None = None):
-    """A :class:`asymkit.train.RetrievalTask`: one split's queries against the whole corpus, as backbone embeddings."""
-    from .train import RetrievalTask
+@dataclass
+class RetrievalTask:
+    """Queries, corpus and judgements to evaluate towers on (e.g. the dev split): backbone
+    embeddings for :class:`TowerModel`, or lists of texts for a ``TransformerTowerModel``."""
 
+    query_ids: list[str]
+    queries: np.ndarray | list[str]  # (n_q, dim) backbone embeddings of the queries, or their texts
+    doc_ids: list[str]
+    docs: np.ndarray | list[str]     # (n_d, dim) backbone embeddings of the corpus, or its texts
+    qrels: dict[str, dict[str, int]]
+
+
+
+def retrieval_task(ds: data.RetrievalDataset, split: str, encoder: encoders.BiEncoder | None = None) -> RetrievalTask:
+    """A :class:`RetrievalTask`: one split's queries against the whole corpus, as backbone embeddings."""
     encoder = encoder or encoders.BiEncoder()
     queries, qrels = ds.split(split)
     query_ids, Q = encoder.encode_queries(queries)

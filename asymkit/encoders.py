@@ -22,6 +22,7 @@ import numpy as np
 
 from . import settings
 from .data import Corpus, Queries, doc_text
+from .search import l2_normalize
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -228,13 +229,6 @@ class BiEncoder:
             raise ValueError("corpus is empty: pass a {doc_id: {'title', 'text'}} dict with at least one document")
         ids = list(corpus)
         return ids, self.encode([doc_text(corpus[d]) for d in ids], normalize=normalize)
-
-
-def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Rows divided by their L2 norm: ``(n, d) -> (n, d)`` with unit rows (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=-1, keepdims=True)  # (n, 1)
-    return X / np.maximum(norms, eps)
 
 
 def cache_info() -> dict[str, int]:

@@ -31,8 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoders import l2_normalize
-from .search import check_vectors, to_run
+from .search import check_vectors, l2_normalize, to_run
 
 METRICS = ("cosine", "ip", "l2")
 KINDS = ("flat", "ivf", "hnsw", "ivfpq", "sq8")

@@ -86,44 +86,6 @@ def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_s
     return best, values
 
 
-def teacher_scores(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, scale: float = 4.0) -> np.ndarray:
-    """Distillation targets from the reranker (seed 001 §9.4): an ``(N, 1 + n)`` table, row ``i`` the scores of
-    training pair ``i``'s positive (column 0) and its ``n`` hard negatives, for the ``taught`` rows; NaN in every
-    other row (:func:`asymkit.train.train_towers` skips the distillation term there).
-
-    Args:
-        scorer: a ``CrossEncoderModel`` or ``ScoreCache`` (``score(queries, docs)``).
-        pairs: the training pairs (``query_texts``, ``doc_texts``, ``len``), e.g. :func:`asymkit.corpora.training_set`.
-        hard: ``(N, n)`` hard-negative pair indices (:func:`asymkit.mining.mine_hard_negatives`).
-        taught: indices of the pairs to teach.
-        first: ``None`` for the cross-encoder's logits; or an ``(N, 1 + n)`` table of first-stage scores of the same
-            candidates, for the fused reranker's scores: :func:`fuse` with ``alpha``, times ``scale`` (z-scores spread
-            like logits).
-    """
-    hard = np.asarray(hard)
-    taught = np.asarray(taught, dtype=np.int64).reshape(-1)
-    n_pairs = len(pairs)
-    if hard.ndim != 2 or hard.shape[0] != n_pairs or hard.shape[1] < 1:
-        raise ValueError(f"hard must be (N, n) with one row per training pair (N = {n_pairs}) and n >= 1, "
-                         f"got shape {hard.shape}")
-    if taught.size and (taught.min() < 0 or taught.max() >= n_pairs):
-        raise ValueError(f"taught holds pair indices outside 0..{n_pairs - 1}")
-    m = hard.shape[1] + 1
-    if first is not None and np.shape(first) != (n_pairs, m):
-        raise ValueError(f"first must be an (N, 1 + n) = ({n_pairs}, {m}) table of first-stage scores, "
-                         f"got shape {np.shape(first)}")
-    table = np.full((n_pairs, m), np.nan, dtype=np.float32)
-    if not taught.size:
-        return table
-    t = np.asarray(scorer.score([pairs.query_texts[i] for i in taught for _ in range(m)],
-                                [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])]), dtype=np.float32)
-    t = t.reshape(-1, m)
-    if first is not None:
-        t = np.stack([fuse(f, c, alpha) for f, c in zip(np.asarray(first)[taught], t)]) * scale
-    table[taught] = t
-    return table
-
-
 def as_run(rankings: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
     """``{query_id: [doc ids, best first]}`` -> a BEIR run whose scores reproduce that order exactly."""
     return {q: {d: float(len(ids) - i) for i, d in enumerate(ids)} for q, ids in rankings.items()}
@@ -140,7 +102,7 @@ def candidates(index, Q: np.ndarray, doc_ids: Sequence[str], k: int, with_scores
 
 
 def first_stage(model, task, k: int, kind: str = "flat"):
-    """A tower model (``asymkit.towers``) as a first stage on a :class:`asymkit.train.RetrievalTask`: its
+    """A tower model (``asymkit.towers``) as a first stage on a :class:`asymkit.corpora.RetrievalTask`: its
     document vectors in a FAISS index (cosine), each query's top ``k``.
     Returns ``(index, query_vectors, candidate_ids, candidate_scores)``."""
     from . import index as ix

@@ -11,9 +11,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoders import l2_normalize
-
 METRICS = ("cosine", "ip")
+
+
+def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows divided by their L2 norm: ``(n, d) -> (n, d)`` with unit rows (zero rows stay zero)."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=-1, keepdims=True)  # (n, 1)
+    return X / np.maximum(norms, eps)
 
 
 def check_vectors(X: np.ndarray, name: str) -> np.ndarray:

@@ -16,6 +16,7 @@ matrix ``I + W``: it exports to sentence-transformers as a ``Dense`` layer.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -94,8 +95,6 @@ def encode(tower_fn, X, batch_size: int | None = None, device: str | None = None
 
     ``device``: where the inputs go; ``None`` = the device of the model ``tower_fn`` belongs to, so a model
     trained on a GPU (the default when one is present) is encoded there without moving it."""
-    import numpy as np
-
     device = device or _device_of(tower_fn)
     texts = isinstance(X, list) and (not X or isinstance(X[0], str))
     batch_size = batch_size or (64 if texts else 4096)
@@ -108,7 +107,7 @@ def encode(tower_fn, X, batch_size: int | None = None, device: str | None = None
     return np.concatenate(out).astype(np.float32)
 
 
-def group_scores(model, queries, groups) -> "np.ndarray":
+def group_scores(model, queries, groups) -> np.ndarray:
     """``(n, m)`` cosine similarities of each query with its own list of candidates, through ``model``'s towers.
 
     Args:
@@ -118,8 +117,6 @@ def group_scores(model, queries, groups) -> "np.ndarray":
 
     The column order is kept, so ``scores.argmax(1) == 0`` marks the queries whose first candidate wins.
     """
-    import numpy as np
-
     Q, G = np.asarray(queries, dtype=np.float32), np.asarray(groups, dtype=np.float32)
     if Q.ndim != 2 or G.ndim != 3 or G.shape[0] != Q.shape[0] or G.shape[2] != Q.shape[1]:
         raise ValueError(f"queries must be (n, dim) and groups (n, m, dim) with the same n and dim, "

@@ -17,10 +17,8 @@ cheating (lesson 06). Early stopping keeps the epoch with the best dev NDCG@10.
 from __future__ import annotations
 
 import copy
-import json
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from . import metrics, search, settings
+from .corpora import RetrievalTask
 from .losses import info_nce, kl_distillation, similarity
 from .towers import TowerModel, encode
 
@@ -50,18 +49,6 @@ class TrainConfig:
 
     def similarity(self) -> str:
         return self.eval_similarity or ("cosine" if self.normalize else "dot")
-
-
-@dataclass
-class RetrievalTask:
-    """Queries, corpus and judgements to evaluate towers on (e.g. the dev split): backbone
-    embeddings for :class:`TowerModel`, or lists of texts for a ``TransformerTowerModel``."""
-
-    query_ids: list[str]
-    queries: np.ndarray | list[str]  # (n_q, dim) backbone embeddings of the queries, or their texts
-    doc_ids: list[str]
-    docs: np.ndarray | list[str]     # (n_d, dim) backbone embeddings of the corpus, or its texts
-    qrels: dict[str, dict[str, int]]
 
 
 @dataclass
@@ -274,49 +261,3 @@ def magnitude_alarm(history: History | Sequence[dict], max_growth: float = 1.5) 
                     f"{r['pos_sim']:.2f}: the loss is being lowered by vector length (magnitude cheating); "
                     "normalise before the similarity (cosine) and set a temperature")
     return None
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-def save_checkpoint(model, path: str | Path, history: History | None = None, overwrite: bool = False) -> Path:
-    """``path`` (safetensors weights) plus ``path.json`` (the model's config and the history)."""
-    from safetensors.torch import save_model
-
-    path = Path(path)
-    meta_path = path.with_name(path.name + ".json")
-    if not overwrite and (path.exists() or meta_path.exists()):
-        raise FileExistsError(f"{path} already exists: choose another path or pass overwrite=True")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(path))
-    meta = {"type": type(model).__name__, "config": model.config, "history": asdict(history) if history else None}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return path
-
-
-def load_checkpoint(path: str | Path):
-    """Rebuild the model saved by :func:`save_checkpoint` (a :class:`TowerModel`, a
-    ``TransformerTowerModel`` or an ``asymkit.cross.CrossEncoderModel``), bit for bit; returns ``(model, history)``."""
-    from safetensors.torch import load_model
-
-    from .cross import CrossEncoderModel
-    from .towers import TransformerTowerModel
-
-    kinds = {"TowerModel": TowerModel, "TransformerTowerModel": TransformerTowerModel,
-             "CrossEncoderModel": CrossEncoderModel}
-
-    path = Path(path)
-    meta_path = path.with_name(path.name + ".json")
-    for p in (path, meta_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p} is missing: train and save_checkpoint() first")
-    try:
-        meta = json.loads(meta_path.read_text())
-        model = kinds[meta.get("type", "TowerModel")](**meta["config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{meta_path} is corrupt ({err}): retrain and save again") from None
-    try:
-        load_model(model, str(path), device="cpu")
-    except Exception as err:  # noqa: BLE001 - safetensors raises several types for bad files
-        raise ValueError(f"{path} is not a readable checkpoint for this model ({err}): retrain and save again") from None
-    history = History(**meta["history"]) if meta.get("history") else None
-    return model, history

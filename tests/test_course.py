@@ -1,11 +1,10 @@
 """The grading chain: solutions/ -> nbgrader -> lessons/ -> autograde, checked end to end."""
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from asymkit import course
+from asymkit.tools import course
 from wrong_answers import WRONG
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,7 +24,7 @@ def test_there_are_lessons():
 
 
 def test_lessons_are_in_sync_with_solutions():
-    assert course.out_of_sync(REPO) == [], "run: python -m asymkit.course generate"
+    assert course.out_of_sync(REPO) == [], "run: python -m asymkit.tools.course generate"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from asymkit import calibration, cross, losses, pipeline, train
+from asymkit import calibration, checkpoints, cross, cross_training, distillation, hardware, losses, pipeline, score_cache
 
 
 # --------------------------------------------------------------------------- losses, by hand
@@ -57,10 +57,10 @@ def test_group_losses_reject_bad_shapes(bad):
 
 def test_group_loss_dispatch_and_unknown():
     s = torch.tensor([[1.0, 0.0]])
-    assert cross.group_loss(s, "listwise").item() == pytest.approx(losses.listwise_softmax(s).item())
-    assert cross.group_loss(s, "pairwise", 1.0).item() == pytest.approx(0.0)
+    assert cross_training.group_loss(s, "listwise").item() == pytest.approx(losses.listwise_softmax(s).item())
+    assert cross_training.group_loss(s, "pairwise", 1.0).item() == pytest.approx(0.0)
     with pytest.raises(ValueError, match="loss must be one of"):
-        cross.group_loss(s, "ranknet")
+        cross_training.group_loss(s, "ranknet")
 
 
 # --------------------------------------------------------------------------- the model
@@ -109,8 +109,8 @@ def test_scores_are_batch_independent_and_training_moves_them(model):
     assert np.allclose(model.score(qs, ds, batch_size=2), one_by_one, atol=1e-5)
     before = model.head.weight.detach().clone()
     frozen = model.backbone.embeddings.word_embeddings.weight.detach().clone()
-    log = cross.train_cross_encoder(model, qs, ds, [[ds[1], ds[2]], [ds[0], ds[2]], [ds[0], ds[1]]],
-                                    cross.CrossTrainConfig(steps=3, queries_per_step=2, n_negatives=2, warmup=1),
+    log = cross_training.train_cross_encoder(model, qs, ds, [[ds[1], ds[2]], [ds[0], ds[2]], [ds[0], ds[1]]],
+                                    cross_training.CrossTrainConfig(steps=3, queries_per_step=2, n_negatives=2, warmup=1),
                                     progress=False)
     assert [r["step"] for r in log] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in log)
     assert not torch.equal(before, model.head.weight)                                  # the head trained
@@ -139,19 +139,19 @@ def test_length_grouped_scores_and_gradients_equal_one_padded_batch(model):
 
 def test_training_errors(model):
     with pytest.raises(ValueError, match="one of each per query"):
-        cross.train_cross_encoder(model, ["q"], ["d"], [], progress=False)
+        cross_training.train_cross_encoder(model, ["q"], ["d"], [], progress=False)
     with pytest.raises(ValueError, match="fewer than n_negatives"):
-        cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(n_negatives=3),
+        cross_training.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross_training.CrossTrainConfig(n_negatives=3),
                                   progress=False)
     for bad in ({"micro_batch": 0}, {"queries_per_step": 0}, {"n_negatives": 0}):
         with pytest.raises(ValueError, match=f"{next(iter(bad))} must be >= 1"):
-            cross.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross.CrossTrainConfig(**{"n_negatives": 1, **bad}),
+            cross_training.train_cross_encoder(model, ["q"], ["d"], [["n"]], cross_training.CrossTrainConfig(**{"n_negatives": 1, **bad}),
                                       progress=False)
 
 
 def test_checkpoint_round_trip_is_bit_exact(model, tmp_path):
-    path = train.save_checkpoint(model, tmp_path / "cross.safetensors")
-    again, _ = train.load_checkpoint(path)
+    path = checkpoints.save_checkpoint(model, tmp_path / "cross.safetensors")
+    again, _ = checkpoints.load_checkpoint(path)
     assert type(again) is cross.CrossEncoderModel and again.config == model.config
     qs, ds = ["sort a list"], ["return sorted items"]
     assert np.array_equal(again.score(qs, ds), model.score(qs, ds))
@@ -159,14 +159,14 @@ def test_checkpoint_round_trip_is_bit_exact(model, tmp_path):
 
 
 def test_score_cache_reuses_and_survives_corruption(model, tmp_path):
-    cache = cross.ScoreCache(model, tmp_path)
+    cache = score_cache.ScoreCache(model, tmp_path)
     first = cache.score(["a", "b"], ["c", "d"])
     assert np.allclose(first, model.score(["a", "b"], ["c", "d"]), atol=1e-6)
     cache.model = None                                             # a cached pair never reaches the model
     assert np.array_equal(cache.score(["b"], ["d"]), first[1:])
     cache.path.write_bytes(b"not a zip file")
     with pytest.warns(UserWarning, match="corrupt"):
-        fresh = cross.ScoreCache(model, tmp_path)
+        fresh = score_cache.ScoreCache(model, tmp_path)
     assert fresh.scores == {} and np.allclose(fresh.score(["a"], ["c"]), first[:1], atol=1e-6)
 
 
@@ -295,12 +295,12 @@ def test_fuse_interpolates_z_scores_and_tune_alpha_finds_the_useful_mix():
 def test_precision_setting(model):
     with pytest.raises(ValueError, match="precision must be one of"):
         cross.CrossEncoderModel(precision="fp16", device="cpu")
-    assert isinstance(cross.native_bf16("cpu"), bool) and cross.native_bf16("mps") is False
+    assert isinstance(hardware.native_bf16("cpu"), bool) and hardware.native_bf16("mps") is False
     fp32 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="fp32")
     bf16 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="bf16")
     assert not fp32.bf16 and bf16.bf16
     auto = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="auto")
-    assert auto.bf16 == cross.native_bf16("cpu")
+    assert auto.bf16 == hardware.native_bf16("cpu")
     pairs = (["sort a list", "open a file"], ["return a new sorted list", "open file and return a stream"])
     a, b = fp32.score(*pairs), bf16.score(*pairs)
     assert a.dtype == b.dtype == np.float32 and np.allclose(a, b, atol=0.1)   # same weights, bf16 rounding only
@@ -308,12 +308,12 @@ def test_precision_setting(model):
 
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch):
     for native in (True, False):
-        monkeypatch.setattr(cross, "native_bf16", lambda device_type="cpu", native=native: native)
-        assert cross.use_bf16("auto", "cpu") is native
-        assert cross.use_bf16("auto", "cuda") is False, "on a GPU bf16 autocast made this small model slower"
-        assert cross.use_bf16("bf16", "cuda") is True and cross.use_bf16("fp32", "cpu") is False
+        monkeypatch.setattr(hardware, "native_bf16", lambda device_type="cpu", native=native: native)
+        assert hardware.use_bf16("auto", "cpu") is native
+        assert hardware.use_bf16("auto", "cuda") is False, "on a GPU bf16 autocast made this small model slower"
+        assert hardware.use_bf16("bf16", "cuda") is True and hardware.use_bf16("fp32", "cpu") is False
     with pytest.raises(ValueError, match="precision must be one of"):
-        cross.use_bf16("fp16", "cpu")
+        hardware.use_bf16("fp16", "cpu")
 
 
 def test_depth_dropout_and_word_embedding_settings_take_effect_and_survive_a_checkpoint(tmp_path):
@@ -331,8 +331,8 @@ def test_depth_dropout_and_word_embedding_settings_take_effect_and_survive_a_che
     pairs = (["sort a list"] * 3, ["return a new sorted list", "open a file", "parse a date"])
     lean.train()                                                               # no dropout: train mode = eval mode
     assert torch.equal(lean(*pairs), lean(*pairs))
-    path = train.save_checkpoint(lean, tmp_path / "lean.safetensors")
-    again, _ = train.load_checkpoint(path)
+    path = checkpoints.save_checkpoint(lean, tmp_path / "lean.safetensors")
+    again, _ = checkpoints.load_checkpoint(path)
     assert again.config == lean.config and len(again.backbone.encoder.layer) == 2
     assert np.array_equal(again.score(*pairs), lean.score(*pairs))
     for bad, match in [({"n_layers": 0}, "n_layers must be between 1 and 6"), ({"n_layers": 7}, "n_layers must be"),
@@ -404,19 +404,19 @@ def test_teacher_scores_fill_only_taught_rows_and_fuse_on_request():
 
     hard = np.array([[1, 2], [0, 2], [3, 4], [0, 1], [2, 3]])
     taught = np.array([1, 3])
-    raw = pipeline.teacher_scores(Scorer(), Pairs(), hard, taught)
+    raw = distillation.teacher_scores(Scorer(), Pairs(), hard, taught)
     assert raw.shape == (5, 3) and np.isnan(raw[[0, 2, 4]]).all()
     np.testing.assert_allclose(raw[1], [1 + 10, 1 + 0, 1 + 20])          # (pair 1's positive = doc 1, then docs 0, 2)
     np.testing.assert_allclose(raw[3], [3 + 30, 3 + 0, 3 + 10])
     first = np.arange(15, dtype=np.float32).reshape(5, 3)
-    fused = pipeline.teacher_scores(Scorer(), Pairs(), hard, taught, first, alpha=0.5, scale=4.0)
+    fused = distillation.teacher_scores(Scorer(), Pairs(), hard, taught, first, alpha=0.5, scale=4.0)
     np.testing.assert_allclose(fused[1], 4.0 * pipeline.fuse(first[1], raw[1], 0.5), rtol=1e-6)
     assert np.isnan(fused[0]).all()
-    assert np.isnan(pipeline.teacher_scores(Scorer(), Pairs(), hard, [])).all()
+    assert np.isnan(distillation.teacher_scores(Scorer(), Pairs(), hard, [])).all()
     for args, match in [((hard[:4], taught), "one row per training pair"), ((hard, [1, 5]), "outside 0..4"),
                         ((hard, taught, first[:, :2]), r"\(5, 3\) table")]:
         with pytest.raises(ValueError, match=match):
-            pipeline.teacher_scores(Scorer(), Pairs(), *args)
+            distillation.teacher_scores(Scorer(), Pairs(), *args)
 
 
 def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
@@ -478,3 +478,12 @@ def test_cross_encoder_exports_to_sentence_transformers(tmp_path, pooling):
     assert not np.allclose(got, fresh.score(queries, docs), atol=1e-2)    # the trained weights travelled
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export.export_cross_encoder(model, path)
+
+
+def test_bf16_follows_the_device_the_model_is_moved_to(monkeypatch):
+    """'auto' is bf16 on a CPU with native bf16 and float32 elsewhere: moving the model must re-decide."""
+    monkeypatch.setattr(hardware, "native_bf16", lambda device_type="cpu": device_type == "cpu")
+    auto = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="auto")
+    assert auto.bf16
+    auto.to("meta")                                  # any non-CPU device: 'auto' means float32 there
+    assert auto.device.type == "meta" and not auto.bf16

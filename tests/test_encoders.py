@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from asymkit import encoders
+from asymkit import encoders, search
 
 TEXTS = ["Return the sum of two numbers.", "Open a file and return a stream.",
          "The Eiffel Tower is in Paris.", "Return the sum of two numbers."]
@@ -29,7 +29,7 @@ def test_raw_output_is_unnormalised_mean_pooling(tmp_cache):
     raw = enc.encode(TEXTS[:3], normalize=False)
     norms = np.linalg.norm(raw, axis=1)
     assert (np.abs(norms - 1) > 0.05).all()
-    np.testing.assert_allclose(encoders.l2_normalize(raw), enc.encode(TEXTS[:3]), atol=1e-6)
+    np.testing.assert_allclose(search.l2_normalize(raw), enc.encode(TEXTS[:3]), atol=1e-6)
 
 
 def test_cache_means_no_model_is_loaded_on_rerun(tmp_cache):

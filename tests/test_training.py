@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from asymkit import losses, mining, towers, train
+from asymkit import checkpoints, corpora, losses, mining, towers, train
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def paired_data(n=600, dim=16, seed=0):
 
 def task_from(Q, D):
     ids = [f"i{i}" for i in range(len(Q))]
-    return train.RetrievalTask(ids, Q, ids, D, {i: {i: 1} for i in ids})
+    return corpora.RetrievalTask(ids, Q, ids, D, {i: {i: 1} for i in ids})
 
 
 def test_training_improves_dev_and_records_the_monitor():
@@ -235,23 +235,23 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path, shared):
     model = towers.TowerModel(16, shared=shared, hidden=8)
     hist = train.train_towers(model, Q, D, train.TrainConfig(epochs=1, batch_size=16, lr=1e-2, device="cpu"),
                               progress=False)
-    path = train.save_checkpoint(model, tmp_path / "towers.safetensors", hist)
-    back, back_hist = train.load_checkpoint(path)
+    path = checkpoints.save_checkpoint(model, tmp_path / "towers.safetensors", hist)
+    back, back_hist = checkpoints.load_checkpoint(path)
     assert back.config == model.config and back_hist.records == hist.records
     for (k1, v1), (k2, v2) in zip(model.state_dict().items(), back.state_dict().items()):
         assert k1 == k2 and torch.equal(v1, v2)
     assert (back.query_tower is back.doc_tower) == shared
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        train.save_checkpoint(model, path)
+        checkpoints.save_checkpoint(model, path)
 
 
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="train and save_checkpoint"):
-        train.load_checkpoint(tmp_path / "none.safetensors")
-    path = train.save_checkpoint(towers.TowerModel(4), tmp_path / "m.safetensors")
+        checkpoints.load_checkpoint(tmp_path / "none.safetensors")
+    path = checkpoints.save_checkpoint(towers.TowerModel(4), tmp_path / "m.safetensors")
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
-        train.load_checkpoint(path)
+        checkpoints.load_checkpoint(path)
 
 
 # --------------------------------------------------------------------------- mining
@@ -384,7 +384,7 @@ def test_towers_are_encoded_where_the_model_is():
     probe = _DeviceProbe()
     assert towers.encode(probe.encode_queries, X, batch_size=2).shape == (5, 4)
     assert probe.seen == ["meta"] * 3
-    task = train.RetrievalTask(["q0", "q1"], X[:2], ["d0", "d1", "d2"], X[:3], {"q0": {"d0": 1}, "q1": {"d2": 1}})
+    task = corpora.RetrievalTask(["q0", "q1"], X[:2], ["d0", "d1", "d2"], X[:3], {"q0": {"d0": 1}, "q1": {"d2": 1}})
     probe.seen.clear()
     assert 0.0 <= train.evaluate_towers(probe, task, "cosine", ["NDCG@10"])["NDCG@10"] <= 1.0
     assert probe.seen == ["meta", "meta"], "evaluate_towers without a device uses the model's"
@@ -409,7 +409,7 @@ def test_transformer_tower_max_length_cuts_both_towers_and_survives_a_checkpoint
     full = towers.encode(towers.TransformerTowerModel(train_layers=0, device="cpu").encode_documents, long,
                          normalize=True)
     assert float((cut @ full.T)[0, 0]) < 0.99, "16 tokens of this text must not embed like 256"
-    back, _ = train.load_checkpoint(train.save_checkpoint(model, tmp_path / "cut.safetensors"))
+    back, _ = checkpoints.load_checkpoint(checkpoints.save_checkpoint(model, tmp_path / "cut.safetensors"))
     assert back.config["max_length"] == 16 and back.doc_tower.st.max_seq_length == 16
     for bad in (0, 1, 2.5, True, "16"):
         with pytest.raises(ValueError, match="max_length must be"):
@@ -421,8 +421,8 @@ def test_transformer_checkpoint_round_trip_is_bit_exact(tmp_path):
     with torch.no_grad():                        # stand-in for training: move the trainable layer
         for p in model.query_tower.st[0].auto_model.encoder.layer[-1].parameters():
             p.add_(0.01)
-    path = train.save_checkpoint(model, tmp_path / "ft.safetensors")
-    back, _ = train.load_checkpoint(path)
+    path = checkpoints.save_checkpoint(model, tmp_path / "ft.safetensors")
+    back, _ = checkpoints.load_checkpoint(path)
     assert isinstance(back, towers.TransformerTowerModel) and back.config == model.config
     for (k1, v1), (k2, v2) in zip(model.state_dict().items(), back.state_dict().items()):
         assert k1 == k2 and torch.equal(v1, v2)

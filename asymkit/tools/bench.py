@@ -28,7 +28,7 @@ MODES = {"default": "0", "fast": "1"}
 
 def lesson01_headlines(fast: bool) -> list[tuple[str, str]]:
     """Dataset sizes and test-split quality of MiniLM (cosine) and BM25."""
-    from . import data, encoders, lexical, metrics, search
+    from asymkit import data, encoders, lexical, metrics, search
 
     ds = data.load_stdlib(fast=fast)
     queries, qrels = ds.split("test")
@@ -53,8 +53,8 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     """
     import faiss
 
-    from . import corpora, data, encoders
-    from . import index as ix
+    from asymkit import corpora, data, encoders
+    from asymkit import index as ix
 
     faiss.omp_set_num_threads(2)
     ds = data.load_stdlib(fast=fast)
@@ -96,7 +96,7 @@ def _tower_setup(fast: bool):
     """What lessons 03 and 04 train their towers on: ``(ds, enc, pairs, dev, test, hard, cfg)`` — the dataset,
     MiniLM, the training pairs (train split + package pairs), the dev and test tasks, 3 hard negatives per pair
     mined by MiniLM, and lesson 03's tower configuration."""
-    from . import corpora, data, encoders, mining, settings, train
+    from asymkit import corpora, data, encoders, mining, settings, train
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
@@ -111,7 +111,7 @@ def _tower_setup(fast: bool):
 def lesson03_headlines(fast: bool) -> list[tuple[str, str]]:
     """Test-split quality of the pretrained model, shared and twin towers, and twin towers with hard negatives,
     trained exactly as lesson 03 does. Target: twin towers >= +5% NDCG@10 over the baseline (default mode)."""
-    from . import towers, train
+    from asymkit import towers, train
 
     _, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     measures = ["NDCG@10", "MRR@10", "Recall@100"]
@@ -140,7 +140,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     Targets (default mode): fused rerank >= +5% NDCG@10 over the best first stage; distillation delta > 0."""
     import numpy as np
 
-    from . import calibration, corpora, cross, data, pipeline, settings, towers, train
+    from asymkit import calibration, corpora, cross_recipe, data, distillation, pipeline, score_cache, settings, towers, train
 
     k_max, r_max, n_dev = 50, 20, (100 if fast else 150)
     ds, enc, pairs, dev, test, hard, cfg = _tower_setup(fast)
@@ -154,11 +154,11 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     chosen = max(ndcg, key=lambda n: ndcg[n]["dev"])
     best_first = max(v["test"] for v in ndcg.values())
     rows = [(f"first stage {n}", f"test NDCG@10 {v['test']:.4f} (dev {v['dev']:.4f})") for n, v in ndcg.items()]
-    recipe = cross.course_recipe(fast)
-    ce, log = cross.trained_cross_encoder(ds, progress=False, **recipe)
+    recipe = cross_recipe.course_recipe(fast)
+    ce, log = cross_recipe.trained_cross_encoder(ds, progress=False, **recipe)
     rows.append(("cross-encoder", f"{recipe['config'].steps} steps, {log[-1]['seconds']:.0f} s of training when trained, "
                                   f"loss {np.mean([r['loss'] for r in log[:30]]):.3f} -> {np.mean([r['loss'] for r in log[-30:]]):.3f}"))
-    sc = cross.ScoreCache(ce)
+    sc = score_cache.ScoreCache(ce)
     ann, Q, cands, first = pipeline.first_stage(firsts[chosen], test, k_max)
     _, _, dcands, dfirst = pipeline.first_stage(firsts[chosen], dev, k_max)
     texts = [qtext[q] for q in test.query_ids]
@@ -192,9 +192,9 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     groups = np.column_stack([taught, hard[taught]])
     minilm = np.full((len(pairs), groups.shape[1]), np.nan, dtype=np.float32)
     minilm[taught] = towers.group_scores(towers.TowerModel(384), pairs.queries[taught], pairs.docs[groups])
-    teacher = pipeline.teacher_scores(sc, pairs, hard, taught, minilm)
+    teacher = distillation.teacher_scores(sc, pairs, hard, taught, minilm)
     first_right = {n: np.mean(t.argmax(1) == 0) for n, t in (
-        ("cross-encoder", pipeline.teacher_scores(sc, pairs, hard, taught)[taught]), ("fused teacher", teacher[taught]),
+        ("cross-encoder", distillation.teacher_scores(sc, pairs, hard, taught)[taught]), ("fused teacher", teacher[taught]),
         ("student (twin tower)", towers.group_scores(twin, pairs.queries[taught], pairs.docs[groups])))}
     rows.append((f"{len(taught):,} taught groups, positive first", ", ".join(f"{n} {v:.0%}" for n, v in first_right.items())))
     after = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, DISTIL_WEIGHT, DISTIL_T)["test"]
@@ -228,7 +228,7 @@ def _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, weight: float, tempera
                     seed: int | None = None) -> dict[str, float]:
     """``{"dev": ..., "test": ...}`` NDCG@10 of lesson 03's twin tower trained with ``cfg`` plus distillation from
     ``teacher`` (None: without)."""
-    from . import towers, train
+    from asymkit import towers, train
 
     student = towers.TowerModel(384, shared=False)
     c = train.TrainConfig(**{**cfg.__dict__, "distill_weight": weight, "distill_temperature": temperature,
@@ -286,7 +286,7 @@ def _paired_cell(deltas) -> str:
 def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     """Lesson 04's distillation, varied: which pairs are taught (500 random, as seed 001's recipe would, or every
     train-split pair, as the lesson does), the teacher (the cross-encoder's logits, or the cross-encoder fused with
-    MiniLM's cosine, alpha 0.5, z-scores x 4: :func:`asymkit.pipeline.teacher_scores`), the weight and the temperature
+    MiniLM's cosine, alpha 0.5, z-scores x 4: :func:`asymkit.distillation.teacher_scores`), the weight and the temperature
     of the KL term; and the tower's seed-to-seed spread without a teacher. Each row: test NDCG@10 and its delta over
     the tower without a teacher (same seed). Last, the variants closest to a gain on every train-split pair, each
     paired with the tower without a teacher seed by seed over 8 seeds, on dev and on test: the fused teacher at
@@ -294,11 +294,11 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     T 5, and with its positive lifted to the top (:func:`_lift_positive`) at weight 0.5 and T 1."""
     import numpy as np
 
-    from . import cross, pipeline, settings, towers
+    from asymkit import cross_recipe, distillation, score_cache, settings, towers
 
     ds, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
-    ce, _ = cross.trained_cross_encoder(ds, progress=False, **cross.course_recipe(fast))
-    sc = cross.ScoreCache(ce)
+    ce, _ = cross_recipe.trained_cross_encoder(ds, progress=False, **cross_recipe.course_recipe(fast))
+    sc = score_cache.ScoreCache(ce)
     without = _seed_runs(pairs, hard, cfg, dev, test, None, 0.0)        # no teacher, seeds 0-7 (0 = settings.SEED)
     base, spread = without[0]["test"], [without[s]["test"] for s in (1, 2)]
     rows = [("no teacher", f"test NDCG@10 {base:.4f}; seeds 1, 2: " + ", ".join(f"{v:.4f} ({v - base:+.4f})" for v in spread))]
@@ -309,14 +309,14 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
             f"all {len(train_split)} train-split pairs": train_split}
     for set_name, taught in sets.items():
         for teacher_name, first in (("cross-encoder", None), ("cross + MiniLM fused", cosine)):
-            teacher = pipeline.teacher_scores(sc, pairs, hard, taught, first)
+            teacher = distillation.teacher_scores(sc, pairs, hard, taught, first)
             right = np.mean(teacher[taught].argmax(1) == 0)
             for w in (0.1, 0.5):
                 for t in (1.0, 3.0):
                     v = _distilled_ndcg(pairs, hard, cfg, dev, test, teacher, w, t)["test"]
                     rows.append((f"{set_name}, {teacher_name} (positive first {right:.0%}), weight {w}, T {t:g}",
                                  f"test NDCG@10 {v:.4f} ({v - base:+.4f})"))
-    fused = pipeline.teacher_scores(sc, pairs, hard, train_split, cosine)
+    fused = distillation.teacher_scores(sc, pairs, hard, train_split, cosine)
     for teacher, w, t, lifted in ((fused, 0.5, 3.0, ""), (fused, 1.0, 3.0, ""), (fused, 1.0, 5.0, ""),
                                   (_lift_positive(fused), 0.5, 1.0, ", positive lifted to the top")):
         rows.append((f"8 seeds, all {len(train_split)} train-split pairs, fused teacher{lifted}, weight {w}, T {t:g}",
@@ -327,7 +327,7 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
 def lesson05_headlines(fast: bool) -> list[tuple[str, str]]:
     """Each asymmetric setup: test NDCG@10 served naively (IP), the report's verdict, and after each fix.
     Targets: every setup >= 20% below the symmetric baseline and flagged; the best fix >= 90% of the baseline."""
-    from . import asymmetric, data, diagnostics, encoders
+    from asymkit import asymmetric, data, diagnostics, encoders
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
@@ -351,7 +351,7 @@ def lesson05_headlines(fast: bool) -> list[tuple[str, str]]:
 def lesson06_headlines(fast: bool) -> list[tuple[str, str]]:
     """Seed 003's table on the embedded data: the failing recipe (raw dot, T=1) and the fix (cosine, T=0.05).
     Targets (default mode): failing <= 0.5x baseline with positive similarity growing every epoch; fixed >= +5%."""
-    from . import corpora, data, encoders, settings, towers, train
+    from asymkit import corpora, data, encoders, settings, towers, train
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()

@@ -3,8 +3,8 @@
 This is for maintainers, instructors and the test suite, not for learners. Everything runs
 in a temporary nbgrader course folder, so the repository never gets a ``gradebook.db``.
 
-    python -m asymkit.course generate      # rewrite lessons/ from solutions/ (run after editing a lesson)
-    python -m asymkit.course check         # exit 1 if lessons/ is out of date
+    python -m asymkit.tools.course generate      # rewrite lessons/ from solutions/ (run after editing a lesson)
+    python -m asymkit.tools.course check         # exit 1 if lessons/ is out of date
 """
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m asymkit.course", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m asymkit.tools.course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["generate", "check"])
     args = parser.parse_args(argv)
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stale = out_of_sync()
     if stale:
-        print("lessons/ is out of date for:", ", ".join(stale), "-> run: python -m asymkit.course generate")
+        print("lessons/ is out of date for:", ", ".join(stale), "-> run: python -m asymkit.tools.course generate")
         return 1
     print("lessons/ matches solutions/")
     return 0

@@ -1,0 +1,54 @@
+"""Cross-encoder scores kept on disk, so a pair is scored once per model however often a lesson asks."""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import settings
+from .cross import CrossEncoderModel
+
+
+class ScoreCache:
+    """Cross-encoder scores on disk, keyed by the model's fingerprint and the pair's text.
+
+    One ``.npz`` per model under ``cache_dir()/cross-scores``; a corrupt file is discarded
+    (it is only a cache) and the scores recomputed.
+    """
+
+    def __init__(self, model: CrossEncoderModel, folder: str | Path | None = None):
+        self.model = model
+        folder = Path(folder) if folder else settings.cache_dir() / "cross-scores"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{model.fingerprint()}.npz"
+        self.scores: dict[str, float] = {}
+        if self.path.exists():
+            try:
+                with np.load(self.path) as z:
+                    self.scores = dict(zip(z["keys"].astype(str).tolist(), z["scores"].tolist()))
+            except Exception:  # noqa: BLE001 - any unreadable cache file is discarded
+                warnings.warn(f"{self.path} is corrupt; recomputing its scores", stacklevel=2)
+                self.path.unlink()
+
+    @staticmethod
+    def key(query: str, doc: str) -> str:
+        return hashlib.sha1(f"{query}\x00{doc}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 16,
+              progress: bool = False) -> np.ndarray:
+        """Like :meth:`CrossEncoderModel.score`, computing only the pairs not cached yet."""
+        if len(queries) != len(docs):
+            raise ValueError(f"{len(queries)} queries but {len(docs)} documents: pass one query per document")
+        keys = [self.key(q, d) for q, d in zip(queries, docs)]
+        todo = sorted({i for i, k in enumerate(keys) if k not in self.scores})
+        if todo:
+            new = self.model.score([queries[i] for i in todo], [docs[i] for i in todo], batch_size, progress)
+            self.scores.update({keys[i]: float(s) for i, s in zip(todo, new)})
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(tmp, keys=np.array(list(self.scores), dtype="S40"),
+                     scores=np.array(list(self.scores.values()), dtype=np.float32))
+            tmp.replace(self.path)
+        return np.array([self.scores[k] for k in keys], dtype=np.float32)
