@@ -42,11 +42,13 @@ class AsymmetricSetup:
 
 
 def _train_rows(ds: data.RetrievalDataset, doc_ids: list[str]) -> tuple[list[str], list[int]]:
-    """The train split's query ids and, for each, the corpus row of its relevant document."""
+    """The train split's query ids and, for each, the corpus row of its first relevant (relevance > 0)
+    document in ``doc_ids``; queries with none are left out."""
     queries, qrels = ds.split("train")
     pos = {d: j for j, d in enumerate(doc_ids)}
-    qids = [q for q in queries if any(d in pos for d in qrels[q])]
-    return qids, [pos[next(d for d in qrels[q] if d in pos)] for q in qids]
+    firsts = {q: data.first_relevant(qrels.get(q, {}), pos) for q in queries}
+    qids = [q for q in queries if firsts[q] is not None]
+    return qids, [pos[firsts[q]] for q in qids]
 
 
 def _assemble(name, description, ds, split, Q_all: dict, doc_ids, D, similarity="ip") -> AsymmetricSetup:

@@ -78,14 +78,19 @@ class TrainingSet:
 def training_set(ds: data.RetrievalDataset, n_extra: int, encoder: encoders.BiEncoder | None = None) -> TrainingSet:
     """The dataset's train split, then ``n_extra`` pairs from the installed packages' docstrings.
 
+    Each train query is paired with its first judged document of relevance > 0; a query with none
+    is left out.
+
     :func:`asymkit.data.training_pairs` drops anything that duplicates a query or document of
     ``ds``, so dev and test queries never appear.
     """
     encoder = encoder or encoders.BiEncoder()
     queries, qrels = ds.split("train")
-    query_texts = list(queries.values())
-    doc_texts = [data.doc_text(ds.corpus[next(iter(qrels[q]))]) for q in queries]
-    sources = ["train split"] * len(queries)
+    positives = {q: data.first_relevant(qrels.get(q, {})) for q in queries}
+    kept = [q for q in queries if positives[q] is not None]   # a query judged only non-relevant has no pair
+    query_texts = [queries[q] for q in kept]
+    doc_texts = [data.doc_text(ds.corpus[positives[q]]) for q in kept]
+    sources = ["train split"] * len(kept)
     if n_extra:
         pairs = data.training_pairs(n_extra, exclude=ds)
         query_texts += [p.summary for p in pairs]

@@ -1,4 +1,4 @@
-"""A cross-encoder trained here from the MiniLM weights (seed 001 §3-§6).
+"""A cross-encoder built from the MiniLM weights: ``(query, document) -> score``.
 
 A bi-encoder encodes the query and the document apart and compares two vectors; a
 cross-encoder reads them *together*, ``[CLS] query [SEP] document [SEP]``, so every query
@@ -6,13 +6,10 @@ token attends to every document token, and a head turns the joint encoding into 
 It is far more accurate and far slower: nothing can be precomputed per document, so it only
 ever reranks a short candidate list that a fast first stage retrieved (``asymkit.pipeline``).
 
-No pretrained cross-encoder is installable offline, so :func:`trained_cross_encoder` trains
-one from MiniLM (what works on 2 CPU cores, measured): mean pooling over the joint tokens (how
-MiniLM was pretrained; a fresh classification head on [CLS] learned nothing in the same time),
-a linear score head, a **listwise** loss over one positive and hard negatives mined by the
-bi-encoder, all layers trained (freezing the lower ones was faster and did not learn enough), inputs
-cut to 96 tokens, bf16 autocast where the CPU supports it (:func:`course_recipe`). The trained model
-is cached, so a re-run loads it. Scores are cached on disk too, keyed by the model and the pair's text.
+The model is MiniLM over the joint tokens, pooled (mean over the tokens, how MiniLM was pretrained,
+or the first token), then a linear score head. Training lives in :mod:`asymkit.cross_training`, the
+course's recipe and its model cache in :mod:`asymkit.cross_recipe`, cached scores in
+:mod:`asymkit.score_cache`.
 
 :func:`asymkit.export.export_cross_encoder` saves a trained model as a sentence-transformers
 ``CrossEncoder`` folder (Transformer -> Pooling -> Dense "scores", sentence-transformers >= 6):
@@ -52,10 +49,10 @@ class CrossEncoderModel(nn.Module):
         dropout: dropout probability of the hidden states and attention weights while training (``None`` =
             MiniLM's own 0.1). Drawing the masks is costly on a CPU: 0 makes a training step faster.
         train_word_embeddings: with ``train_layers=None``, whether the 30,522 x 384 word-embedding table
-            trains too (False saves its gradient and optimiser update, about 0.1 s a step on 2 CPU cores).
+            trains too (False saves its gradient and its optimiser update).
         device: torch device (``None`` = ``settings.default_device()``).
         precision: ``"fp32"``, ``"bf16"`` (autocast: weights stay float32, the matrix products run
-            in bfloat16, about 2x faster on a CPU with native bf16) or ``"auto"`` (bf16 on a CPU with
+            in bfloat16; faster only on hardware with native bf16) or ``"auto"`` (bf16 on a CPU with
             native bf16, else fp32; see :func:`use_bf16`).
     """
 
@@ -166,7 +163,7 @@ class CrossEncoderModel(nn.Module):
                         progress: bool = False) -> torch.Tensor:
         """``(B,)`` scores, the same as ``self(queries, docs)``, computed in batches of ``batch_size`` pairs
         of similar token length: each batch is padded only to its own longest row, so less work is wasted
-        on padding (a training step of 32 pairs: 2.5 s -> 1.7 s on 2 AVX2 cores). Gradients flow as usual."""
+        on padding. Gradients flow as usual."""
         from tqdm.auto import tqdm
 
         batch = self.build_inputs(queries, docs)
@@ -178,8 +175,7 @@ class CrossEncoderModel(nn.Module):
     @torch.inference_mode()
     def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 16,
               progress: bool = False) -> np.ndarray:
-        """``(n,)`` float32 scores for ``n`` pairs, in eval mode, in batches of similar token length
-        (less padding: 16 pairs a batch scored 640 pairs 20% faster than 64 on 2 CPU cores)."""
+        """``(n,)`` float32 scores for ``n`` pairs, in eval mode, in batches of similar token length (less padding)."""
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents: pass one query per document")
         if len(queries) == 0:

@@ -32,27 +32,15 @@ def training_groups(ds, n_extra: int, n_negatives: int = 3, encoder: encoders.Bi
 
 
 def course_recipe(fast: bool | None = None) -> dict:
-    """The cross-encoder recipe lesson 04 and the benchmark use (measured on 2 CPU cores):
+    """The cross-encoder recipe lesson 04 and the benchmark use; ``fast=None`` follows ``ASYMKIT_FAST``.
 
     default: all 6 layers train except the word-embedding table, no dropout, joint inputs cut to 96 tokens,
     150 listwise steps of 8 queries x (1 positive + 3 hard negatives) scored in length-grouped micro-batches
-    of 8, AdamW 1e-4, bf16 autocast where the CPU has it, on the dataset's own train split only
-    (``n_extra=0``); an AVX2-only CPU runs float32 at about 1.5 s/step, about 4 minutes, once; then cached.
-    Chosen on dev as the fastest variant whose fused rerank (R=20, alpha tuned on 150 dev queries) matched
-    the best one there: dev NDCG@10 +4.3% over the twin towers, tied with the previous recipe (300 steps
-    at 4e-5, 128 tokens: 557 s of training); on test +7.3% (the previous one: +7.9%). The other variants
-    measured the same way (dev / test gain, training time): 150 steps at 1e-4 and 128 tokens +4.1% / +6.2%
-    (278 s); 96 tokens but 100 steps at 1.5e-4 +2.7% / +4.7% (151 s); 64 tokens +2.9% / +5.0% (171 s);
-    the embeddings and bottom 2 layers frozen (``train_layers=4``, 37% less a step) +3.5% / +5.8% (158 s);
-    the bottom 3 frozen (``train_layers=3``) +3.3% / +1.6%.
-    Earlier, at 300 steps, 4e-5 and 128 tokens (test gain): with MiniLM's dropout (0.1) and the word table
-    training +8.0%, and +6.0% when trained again (other dropout masks: the run-to-run spread), at ~2.1
-    s/step instead of ~1.5 on an AVX2 CPU (drawing dropout masks is slow on a CPU); the same steps spread
-    over the train split and 4,000 package-docstring pairs +4.4%; 200 steps +1.9% with dropout, +5.4%
-    without; only the top 3 layers training: worse than the first stage; the bottom 3 of 6 layers
-    (``n_layers=3``): +0.6% with dropout, +2.8% without.
-    fast: the top 2 layers, 64 tokens, 30 steps of 4 queries, on 1,000 training pairs (seconds; the
-    model barely learns, every graded test still holds).
+    of 8, AdamW 1e-4, on the dataset's own train split only (``n_extra=0``). It was chosen on dev as the
+    fastest variant whose fused rerank matched the best one there; the variants and their measurements are
+    in ``docs/results/cross_encoder_recipe.md``.
+    fast: the top 2 layers, 64 tokens, 30 steps of 4 queries, on 1,000 training pairs: the model barely
+    learns, but every graded test holds.
 
     Returns the keyword arguments of :func:`trained_cross_encoder`: ``n_extra``, ``config``, ``model_kwargs``.
     """

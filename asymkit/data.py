@@ -33,7 +33,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Container, Iterable, Iterator
 
 from . import settings
 
@@ -268,7 +268,8 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
     Used to make a corpus big enough for approximate search to matter (lesson 02): every
     paragraph of 8-60 words in the docstrings under this environment's ``site-packages``
     (doctest lines dropped, duplicates removed), ordered by a hash of its text, first ``n``.
-    Every paragraph of the texts in ``exclude`` is left out: pass the embedded queries and
+    Every paragraph of the texts in ``exclude`` is left out, compared after :func:`normalize_text`
+    (so case, punctuation and whitespace variants count as the same): pass the embedded queries and
     documents, so that a vendored copy of a standard-library docstring cannot enter the pool
     as an unjudged duplicate of a relevant document. Ids are ``p:<sha1[:12]>``.
     The harvest (about half a minute) is cached per set of installed package versions.
@@ -291,10 +292,10 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
             for pid, text in passages.items():
                 f.write(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n")
         tmp.replace(path)
-    excluded = {p for text in exclude for p in paragraphs(text)}
+    excluded = text_keys(exclude)
     chosen = {}
     for pid, text in passages.items():
-        if text not in excluded:
+        if normalize_text(text) not in excluded:
             chosen[pid] = text
             if len(chosen) == n:
                 break
@@ -313,6 +314,35 @@ def paragraphs(text: str) -> list[str]:
         if joined:
             out.append(joined)
     return out
+
+
+def normalize_text(text: str) -> str:
+    """The form in which two texts are compared for leakage: case folded, punctuation turned into
+    spaces, whitespace collapsed (``"Return  the X-axis."`` and ``"return the x axis"`` are the same).
+
+    The one normaliser behind every duplicate check between evaluation data and extra material
+    (:func:`passage_pool`, :func:`training_pairs`), so the two can never disagree on what a copy is.
+    """
+    return " ".join(_PUNCTUATION.sub(" ", text.casefold()).split())
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+def text_keys(texts: Iterable[str], min_words: int = 0) -> set[str]:
+    """The normalised forms (:func:`normalize_text`) under which ``texts`` are matched: each whole text,
+    and, if they have at least ``min_words`` normalised words, each of its :func:`paragraphs` and the
+    whole text with its doctest lines dropped. Two texts share text when their key sets intersect."""
+    if isinstance(texts, str):
+        texts = [texts]
+    keys: set[str] = set()
+    for text in texts:
+        whole = normalize_text(text)
+        if whole:
+            keys.add(whole)
+        paras = [k for k in (normalize_text(p) for p in paragraphs(text)) if k]
+        keys.update(k for k in [*paras, " ".join(paras)] if k and len(k.split()) >= min_words)
+    return keys
 
 
 def _harvest_passages() -> dict[str, str]:
@@ -341,9 +371,13 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
     """Up to ``n`` (summary -> body) pairs from the docstrings of the packages in ``TRAINING_PACKAGES``.
 
     Same rules as the embedded dataset (:func:`docstring_pairs`); ordered by a hash of the
-    qualified name, first ``n``. A pair whose summary or body also occurs in ``exclude`` (pass
-    the embedded dataset) is dropped, so no test query or test document leaks into training
-    through a vendored copy. The harvest is cached per set of installed package versions.
+    qualified name, first ``n``. A pair that shares text with ``exclude`` (pass the embedded
+    dataset) is dropped, so no test query or test document leaks into training through a
+    vendored or lightly edited copy: texts are compared after :func:`normalize_text` (case,
+    punctuation, whitespace) and paragraph by paragraph, as :func:`passage_pool` does. The pair's
+    whole summary and whole body, and each body paragraph of 8 words or more, are matched against
+    every query and document of every split of ``exclude``, whole and paragraph by paragraph.
+    The harvest is cached per set of installed package versions.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -365,12 +399,28 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
         tmp.write_text("".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
         tmp.replace(path)
     if exclude is not None:
-        seen = {t for qs in exclude.queries.values() for t in qs.values()} | {d["text"] for d in exclude.corpus.values()}
-        pairs = [p for p in pairs if p.summary not in seen and p.body not in seen]
+        keys = evaluation_keys(exclude)
+        pairs = [p for p in pairs if not pair_keys(p) & keys]
     if len(pairs) < n:
         warnings.warn(f"only {len(pairs)} training pairs are available from the installed packages (asked for {n})",
                       stacklevel=2)
     return pairs[:n]
+
+
+_LEAK_MIN_WORDS = _POOL_MIN_WORDS
+
+
+def evaluation_keys(ds: RetrievalDataset) -> set[str]:
+    """:func:`text_keys` of every query (of every split) and every document of ``ds``."""
+    return text_keys([*(t for qs in ds.queries.values() for t in qs.values()),
+                      *(d["text"] for d in ds.corpus.values())])
+
+
+def pair_keys(pair: DocstringPair) -> set[str]:
+    """The keys a training pair is matched under: its whole summary, its whole body, and each body paragraph
+    (and the body without its doctest lines) of at least 8 words: a shorter one, such as ``Examples --------``
+    or a doctest's ``True``, is boilerplate, not a leak."""
+    return text_keys(pair.summary) | text_keys(pair.body, _LEAK_MIN_WORDS)
 
 
 # --------------------------------------------------------------------------- fast mode
@@ -593,6 +643,13 @@ def check_qrels(qrels: Qrels, corpus: Corpus | Iterable[str], where: str = "qrel
     if unknown:
         raise ValueError(f"{where} names {len(unknown)} documents that are not in the corpus (e.g. {unknown[:3]}): "
                          "evaluate against the corpus the judgements were made for")
+
+
+def first_relevant(rels: dict[str, int], allowed: Container[str] | None = None) -> str | None:
+    """The first judged document with relevance > 0 (and in ``allowed``, if given), or ``None``.
+
+    A judgement of 0 means *not relevant*: such a document is never a positive."""
+    return next((d for d, r in rels.items() if r > 0 and (allowed is None or d in allowed)), None)
 
 
 def doc_text(doc: dict[str, str]) -> str:

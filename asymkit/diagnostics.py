@@ -16,10 +16,12 @@ normalisation, and a linear alignment layer ``q' = W q`` fitted on training pair
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+from scipy import stats
 
 from . import metrics, search, settings
 
@@ -91,12 +93,9 @@ def scores(Q: np.ndarray, D: np.ndarray, similarity: str) -> np.ndarray:
 
 
 def top_indices(S: np.ndarray, k: int) -> np.ndarray:
-    """``(n_q, k)`` column indices of the k highest scores per row, best first (ties: lower index)."""
-    k = min(k, S.shape[1])
-    part = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1] else np.tile(np.arange(S.shape[1]), (len(S), 1))
-    part.sort(axis=1)
-    order = np.argsort(-np.take_along_axis(S, part, 1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, 1)
+    """``(n_q, min(k, n_d))`` column indices of the k highest scores per row, best first; ties go to the lower
+    index, as in :func:`asymkit.search.top_k` (the same selection: :func:`asymkit.search.select_top_k`)."""
+    return search.select_top_k(S, k)[1]
 
 
 def metric_table(query_ids: Sequence[str], Q: np.ndarray, doc_ids: Sequence[str], D: np.ndarray,
@@ -109,8 +108,8 @@ def metric_table(query_ids: Sequence[str], Q: np.ndarray, doc_ids: Sequence[str]
     out = {}
     for sim in similarities:
         S = scores(Q, D, sim)
-        top = top_indices(S, k)
-        run = search.to_run(query_ids, doc_ids, np.take_along_axis(S, top, 1), top)
+        top_scores, top = search.select_top_k(S, k)
+        run = search.to_run(query_ids, doc_ids, top_scores, top)
         out[sim] = metrics.evaluate(qrels, run, list(measures))
     return out
 
@@ -124,34 +123,30 @@ def k_occurrence(Q: np.ndarray, D: np.ndarray, k: int = 10, similarity: str = "i
 
 
 def skewness(x: np.ndarray) -> float:
-    """Sample skewness ``E[(x - mean)^3] / std^3`` (0 for a symmetric distribution; hubs make it large)."""
+    """Sample skewness ``E[(x - mean)^3] / std^3`` of all values of ``x`` (``scipy.stats.skew``, biased
+    estimator): 0 for a symmetric distribution, large when a few values (hubs) sit far above the rest.
+    A constant ``x`` (also one equal only up to float rounding, where the moments are pure rounding
+    noise) has no asymmetry and gives 0.0; NaN in ``x`` gives NaN."""
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         raise ValueError("skewness of an empty array is undefined: pass at least one value")
-    s = x.std()
-    return float(((x - x.mean()) ** 3).mean() / s ** 3) if s > 0 else 0.0
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share their mean rank), for Spearman's correlation."""
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x), dtype=np.float64)
-    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    sums = np.bincount(inv, weights=ranks)
-    return (sums / counts)[inv]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # scipy's "precision loss" on (near-)constant data
+        value = float(stats.skew(x, axis=None))
+    if np.isnan(value) and np.isfinite(x).all():              # scipy's NaN for numerically constant data
+        return 0.0
+    return value
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two equal-length arrays (0 when either is constant)."""
+    """Spearman rank correlation of two equal-length 1-D arrays (``scipy.stats.spearmanr``; ties share their
+    mean rank). 0.0 when either array is constant (no ranking to correlate); NaN when either holds NaN."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
         raise ValueError(f"need two 1-D arrays of the same length >= 2, got {a.shape} and {b.shape}")
-    ra, rb = _ranks(a), _ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
+    if (a == a[0]).all() or (b == b[0]).all():
         return 0.0
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(stats.spearmanr(a, b).statistic)
 
 
 def norm_retrieval_correlation(D: np.ndarray, counts: np.ndarray) -> float:

@@ -63,18 +63,44 @@ def load_sentence_transformer(model: str | os.PathLike | None = None, device: st
     return st
 
 
+# every file that can change what a model folder computes: configs, weights, tokenizer files
+_MODEL_FILES = ("*.json", "*.safetensors", "*.bin", "*.pt", "*.pth", "*.txt", "*.model")
+_file_digests: dict[tuple, str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-1 of a file's bytes, read in 1 MiB chunks; remembered in this process for as long as the file's
+    path, inode, size and modification/change times stay the same."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _file_digests:
+        h = hashlib.sha1()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _file_digests[key] = h.hexdigest()
+    return _file_digests[key]
+
+
 def model_fingerprint(model: str | os.PathLike | None) -> str:
-    """A short, stable id for the cache: the model's name plus a hash of its config files."""
+    """A short, stable id for the cache: ``<folder name>-<hash>`` for a model folder, else the model's name.
+
+    The hash covers the *contents* of every file in the folder (and its subfolders, e.g. ``1_Pooling/``
+    or an exported ``Router``'s ``Dense`` layers) that can change the model's output: configs (``*.json``),
+    weights (``*.safetensors``, ``*.bin``, ``*.pt``, ``*.pth``) and tokenizer files (``*.txt``, ``*.model``),
+    each with its path inside the folder; READMEs and hidden files (``.cache/``, ...) are left out. So a
+    model retrained and saved again into the same folder gets a new fingerprint (and a fresh cache) even
+    when its files keep their sizes. Each file is read once per process until it changes on disk.
+    """
     path = default_model_path() if model is None else Path(model).expanduser()
     if not path.is_dir():
         return str(model).replace("/", "__")
+    files = sorted({f for pattern in _MODEL_FILES for f in path.rglob(pattern)
+                    if f.is_file() and not f.name.upper().startswith("README")
+                    and not any(part.startswith(".") for part in f.relative_to(path).parts)})
     h = hashlib.sha1()
-    for name in ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
-        if (path / name).exists():
-            h.update((path / name).read_bytes())
-    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
-    for w in weights:
-        h.update(f"{w.name}:{w.stat().st_size}".encode())
+    for f in files:
+        h.update(f"{f.relative_to(path).as_posix()}:{_file_digest(f)}\n".encode())
     name = DEFAULT_MODEL if model is None else path.name
     return f"{name}-{h.hexdigest()[:12]}"
 

@@ -35,9 +35,8 @@ def native_bf16(device_type: str = "cpu") -> bool:
 def use_bf16(precision: str, device_type: str) -> bool:
     """Whether a model with this ``precision`` setting runs its matrix products in bf16 on ``device_type``.
 
-    ``"auto"`` means bf16 only on a CPU with native bf16 (about 2x faster there). On a GPU it means float32:
-    this model is small and its batches are small, so casting costs more than it saves (300 training steps on
-    an H100: 44 s with bf16 autocast, 19 s in float32; scoring 0.35-2.1 ms a pair vs 0.21-0.35)."""
+    ``"auto"`` means bf16 only on a CPU with native bf16. On a GPU it means float32: the course's models and
+    batches are small, so casting costs more than it saves (measurements in ``docs/results/cross_encoder_recipe.md``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     return precision == "bf16" or (precision == "auto" and device_type == "cpu" and native_bf16("cpu"))

@@ -254,7 +254,17 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
 
 def recall_at_k(ann_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
     """Mean over queries of |ANN top-k ∩ exact top-k| / k  (ids of -1, "not found", never count)."""
-    ann_ids, exact_ids = np.asarray(ann_ids)[:, :k], np.asarray(exact_ids)[:, :k]
+    ann_ids, exact_ids = np.asarray(ann_ids), np.asarray(exact_ids)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    for name, ids in (("ann_ids", ann_ids), ("exact_ids", exact_ids)):
+        if ids.ndim != 2:
+            raise ValueError(f"{name} has shape {ids.shape} but must be (n_queries, >= k) ids, as search() returns: "
+                             "for one query use ids[None, :]")
+        if ids.shape[1] < k:
+            raise ValueError(f"{name} has {ids.shape[1]} columns but k={k}: search with at least k neighbours "
+                             f"(index.search(queries, {k})) or lower k")
+    ann_ids, exact_ids = ann_ids[:, :k], exact_ids[:, :k]
     if ann_ids.shape[0] != exact_ids.shape[0]:
         raise ValueError(f"{ann_ids.shape[0]} ANN rows but {exact_ids.shape[0]} exact rows: use the same queries")
     hits = [len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(ann_ids, exact_ids)]

@@ -154,14 +154,23 @@ def pointwise_bce(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def kl_distillation(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Distillation over a candidate list: ``KL(softmax(teacher / T) || softmax(student / T))``,
-    averaged over the B rows of the ``(B, m)`` score matrices (seed 001 §9.4)."""
+    """Distillation over a candidate list: ``T^2 * KL(softmax(teacher / T) || softmax(student / T))``,
+    averaged over the B rows of the ``(B, m)`` score matrices (seed 001 §9.4).
+
+    The ``T^2`` factor is Hinton et al.'s (2015, "Distilling the Knowledge in a Neural Network"):
+    the gradient of the softened KL with respect to the student's scores shrinks roughly as
+    ``1 / T^2`` (for large ``T``, per row of ``m`` scores, it tends to ``(s - mean(s) - t + mean(t)) / (m T^2)``),
+    so multiplying by ``T^2`` keeps its magnitude about the same whatever the temperature.
+    The distillation weight and the temperature then stay separate knobs: changing ``T`` changes
+    how soft the targets are, not how much the term counts. At ``T = 1`` nothing changes.
+    """
     if student.shape != teacher.shape or student.ndim != 2 or student.numel() == 0:
         raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} scores must be the "
                          "same (B, m) shape: one row of candidate scores per query")
     _check_temperature(temperature)
     target = F.softmax(teacher.detach() / temperature, dim=1)
-    return F.kl_div(F.log_softmax(student / temperature, dim=1), target, reduction="batchmean")
+    kl = F.kl_div(F.log_softmax(student / temperature, dim=1), target, reduction="batchmean")
+    return kl * temperature ** 2
 
 
 def margin_mse(student_pos: torch.Tensor, student_neg: torch.Tensor, teacher_pos: torch.Tensor,

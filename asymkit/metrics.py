@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -44,8 +44,19 @@ def _check_k(k: int) -> int:
     return int(k)
 
 
+def _check_ranking(ranking, func: str) -> list[str]:
+    if isinstance(ranking, Mapping):
+        raise TypeError(f"{func} got a dict of {len(ranking)} scores ({{doc_id: score}}) as ranking: pass a ranked "
+                        f"list of doc ids, best first, e.g. {func}(metrics.rank(scores), rels, k)")
+    if isinstance(ranking, (str, bytes)):
+        raise TypeError(f"{func} got the string {ranking[:40]!r} as ranking: pass a ranked list of doc ids, "
+                        f"e.g. [{ranking[:40]!r}]")
+    return ranking
+
+
 def recall_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
     """Recall@k of one ranked list against one query's judgements."""
+    ranking = _check_ranking(ranking, "recall_at_k")
     k = _check_k(k)
     relevant = {d for d, r in rels.items() if r > 0}
     if not relevant:
@@ -55,6 +66,7 @@ def recall_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
 
 def rr_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
     """Reciprocal rank of the first relevant document within the top k (ranks start at 1)."""
+    ranking = _check_ranking(ranking, "rr_at_k")
     k = _check_k(k)
     for i, d in enumerate(ranking[:k], start=1):
         if rels.get(d, 0) > 0:
@@ -64,6 +76,7 @@ def rr_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
 
 def ndcg_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
     """NDCG@k with linear gain ``rel`` and discount ``log2(rank + 1)``."""
+    ranking = _check_ranking(ranking, "ndcg_at_k")
     k = _check_k(k)
     dcg = sum(max(rels.get(d, 0), 0) / math.log2(i + 1) for i, d in enumerate(ranking[:k], start=1))
     ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
@@ -82,6 +95,13 @@ def _parse(measure: str) -> tuple[str, int]:
     return m.group(1), _check_k(int(m.group(2)))
 
 
+def _measure_list(measures: Iterable[str]) -> list[str]:
+    if isinstance(measures, str):
+        raise TypeError(f"measures is the string {measures!r}, which would be read one character at a time: "
+                        f"pass a list, e.g. [{measures!r}]")
+    return list(measures)
+
+
 def _check(qrels: Qrels, run: Run) -> None:
     if not qrels:
         raise ValueError("qrels is empty: pass {query_id: {doc_id: relevance}} for at least one query")
@@ -95,7 +115,7 @@ def per_query(qrels: Qrels, run: Run, measures: Iterable[str] = ("NDCG@10", "MRR
               ) -> dict[str, dict[str, float]]:
     """``{query_id: {measure: value}}`` for every judged query with a relevant document."""
     _check(qrels, run)
-    parsed = [(m, *_parse(m)) for m in measures]
+    parsed = [(m, *_parse(m)) for m in _measure_list(measures)]
     out = {}
     for q, rels in qrels.items():
         if not any(r > 0 for r in rels.values()):
@@ -107,8 +127,15 @@ def per_query(qrels: Qrels, run: Run, measures: Iterable[str] = ("NDCG@10", "MRR
 
 def evaluate(qrels: Qrels, run: Run, measures: Iterable[str] = ("NDCG@10", "MRR@10", "Recall@100")
              ) -> dict[str, float]:
-    """Mean of each measure over the judged queries: ``{"NDCG@10": 0.43, ...}``."""
-    measures = list(measures)
+    """Mean of each measure over the judged queries: ``{"NDCG@10": 0.43, ...}``.
+
+    The mean is over every query of ``qrels`` with a relevant document; a query missing from ``run``
+    counts 0 (like ``trec_eval -c``). Plain ``trec_eval`` and ``pytrec_eval`` average over the queries
+    present in the run only, so they report more than this for a run that skips judged queries.
+
+    ``measures`` is a list of names, e.g. ``["NDCG@10"]`` (a bare string is refused).
+    """
+    measures = _measure_list(measures)
     table = per_query(qrels, run, measures)
     return {m: float(np.mean([row[m] for row in table.values()])) if table else 0.0 for m in measures}
 

@@ -10,6 +10,31 @@ a perfectly good answer nobody judged, and training it away hurts. Two guards, b
 default: skip the first ``skip_top`` results (the most likely unjudged positives), and
 drop any candidate whose similarity is at least ``max_ratio`` times the positive's own
 similarity to the query (it looks as relevant as the answer, so treat it as unknown).
+
+**sentence-transformers' version** (as of sentence-transformers 6.2). ``sentence_transformers.util.mine_hard_negatives``
+does the same job on *texts*: it takes a ``datasets.Dataset`` of (anchor, positive) pairs and a
+``SentenceTransformer``, encodes and de-duplicates queries and corpus itself (optionally with prompts, a
+FAISS search, several processes and an embedding cache folder), can rescore the candidates with a
+``CrossEncoder``, and returns a new ``Dataset`` (``"triplet"``, ``"n-tuple"``, ``"labeled-pair"`` or
+``"labeled-list"``, optionally with scores). Its filters: ``range_min``/``range_max`` (which ranks to draw
+from), ``max_score``/``min_score`` (absolute bounds), ``absolute_margin`` (drop a candidate scoring above
+``positive - margin``) and ``relative_margin`` (above ``positive - |positive| * margin``); then
+``sampling_strategy="top"`` or ``"random"`` among the survivors.
+
+This function differs from it in four ways:
+
+- it works on arrays: ``(n_q, dim)`` and ``(n_d, dim)`` embeddings you computed (the course's cached
+  ones) and positives given as indices, and returns ``(n_q, n)`` indices into ``docs`` (what
+  :func:`asymkit.train.train_towers` takes as ``hard_negative_ids``), not a dataset of texts;
+- ``max_ratio`` keeps a candidate while ``score < max_ratio * positive``, measured against the query's
+  *best-scoring* positive; sentence-transformers' ``relative_margin = 1 - max_ratio`` compares with
+  ``positive - |positive| * margin`` (the same for a positive score, not for a negative one) and uses the
+  *lowest-scoring* positive;
+- ``skip_top`` drops the first ranked non-positives before the guard, while ``range_min`` skips the first
+  candidates that survived the filters;
+- a query with too few survivors is filled with seeded random non-positive documents (``return_filled``
+  marks them), where sentence-transformers returns fewer negatives (``"triplet"``, the labeled formats)
+  or drops the row (``"n-tuple"``). Only the "top" strategy is offered, and no cross-encoder rescoring.
 """
 from __future__ import annotations
 

@@ -76,6 +76,12 @@ def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_s
                measure: str = "NDCG@10") -> tuple[float, dict[float, float]]:
     """The ``alpha`` of :func:`fuse` that maximises ``measure`` when the top ``r`` are reranked
     (use dev queries, never test). Returns ``(best alpha, {alpha: value})``; ties go to the larger alpha."""
+    lengths = {"query_ids": len(query_ids), "cands": len(cands), "first_scores": len(first_scores),
+               "cross_scores": len(cross_scores)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError("tune_alpha needs one entry per query in each list, got lengths "
+                         + ", ".join(f"{k}={v}" for k, v in lengths.items())
+                         + ": slice them to the same queries (zip would silently drop the extra ones)")
     qrels = {q: qrels[q] for q in query_ids if q in qrels}     # score only the queries tuned on
     values = {}
     for a in alphas:

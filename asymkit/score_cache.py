@@ -40,6 +40,10 @@ class ScoreCache:
     def score(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 16,
               progress: bool = False) -> np.ndarray:
         """Like :meth:`CrossEncoderModel.score`, computing only the pairs not cached yet."""
+        for name, value in (("queries", queries), ("docs", docs)):
+            if isinstance(value, (str, bytes)):
+                raise TypeError(f"{name} is a single string ({value[:40]!r}), which would be scored character by "
+                                f"character: pass lists, e.g. score([query], [doc])")
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents: pass one query per document")
         keys = [self.key(q, d) for q, d in zip(queries, docs)]

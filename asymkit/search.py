@@ -50,7 +50,8 @@ def top_k(queries: np.ndarray, docs: np.ndarray, k: int, metric: str = "cosine",
 
     Returns:
         ``(scores, indices)``, both ``(n_q, min(k, n_d))``, best first; equal scores are
-        ordered by document index.
+        ordered by document index, and when more documents share the k-th best score than
+        fit in the top k, the ones with the lowest indices are kept (see :func:`select_top_k`).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -68,16 +69,38 @@ def top_k(queries: np.ndarray, docs: np.ndarray, k: int, metric: str = "cosine",
     indices = np.empty((Q.shape[0], k), dtype=np.int64)
     for start in range(0, Q.shape[0], batch_size):
         S = Q[start:start + batch_size] @ D.T                       # (b, n_d) similarities
-        if k < D.shape[0]:
-            part = np.argpartition(-S, k - 1, axis=1)[:, :k]          # (b, k) unordered top-k
-        else:
-            part = np.tile(np.arange(D.shape[0]), (S.shape[0], 1))
-        part.sort(axis=1)                                            # index order breaks ties
-        part_scores = np.take_along_axis(S, part, axis=1)
-        order = np.argsort(-part_scores, axis=1, kind="stable")      # (b, k) best first
-        indices[start:start + len(S)] = np.take_along_axis(part, order, axis=1)
-        scores[start:start + len(S)] = np.take_along_axis(part_scores, order, axis=1)
+        scores[start:start + len(S)], indices[start:start + len(S)] = select_top_k(S, k)
     return scores, indices
+
+
+def select_top_k(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` highest entries of each row of a score matrix ``S`` ``(n, m)``: ``(scores, indices)``,
+    both ``(n, min(k, m))``, best first; equal scores are ordered by column index, also when more
+    columns share the k-th best score than fit in the top k (the lowest indices are kept).
+    """
+    S = np.asarray(S)
+    if S.ndim != 2:
+        raise ValueError(f"scores must be a 2-D array (n_queries, n_docs), got shape {S.shape}")
+    k = min(int(k), S.shape[1])
+    if k <= 0:
+        raise ValueError(f"k must be positive and the score matrix non-empty, got k={k} for shape {S.shape}")
+    if k < S.shape[1]:
+        part = np.argpartition(-S, k - 1, axis=1)[:, :k]             # (n, k) a top k, unordered
+        part_scores = np.take_along_axis(S, part, axis=1)
+        kth = part_scores.min(axis=1)                                 # (n,) the k-th best score
+        # argpartition picks arbitrarily among columns tied at the k-th score: where the tie
+        # reaches past the cut, keep every column above it and the lowest-index tied ones
+        tied_in_part = np.count_nonzero(part_scores == kth[:, None], axis=1)
+        tied_in_row = np.count_nonzero(S == kth[:, None], axis=1)
+        for r in np.flatnonzero(tied_in_row > tied_in_part):
+            above = np.flatnonzero(S[r] > kth[r])
+            part[r] = np.concatenate([above, np.flatnonzero(S[r] == kth[r])[:k - len(above)]])
+    else:
+        part = np.tile(np.arange(S.shape[1]), (S.shape[0], 1))
+    part.sort(axis=1)                                                # index order breaks ties
+    part_scores = np.take_along_axis(S, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")          # (n, k) best first
+    return np.take_along_axis(part_scores, order, axis=1), np.take_along_axis(part, order, axis=1)
 
 
 def to_run(query_ids: Sequence[str], doc_ids: Sequence[str], scores: np.ndarray,

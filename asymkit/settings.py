@@ -36,9 +36,15 @@ def fast_mode() -> bool:
 def default_device() -> str:
     """``ASYMKIT_DEVICE`` if set, else ``cuda``/``mps`` when available, else ``cpu``."""
     forced = os.environ.get("ASYMKIT_DEVICE", "").strip()
-    if forced:
-        return forced
     import torch
+
+    if forced:
+        try:
+            torch.device(forced)
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"ASYMKIT_DEVICE={forced!r} is not a torch device: set it to one of cpu, cuda, "
+                             "cuda:N (e.g. cuda:0), mps, or unset it to pick a GPU when one is present") from err
+        return forced
 
     if torch.cuda.is_available():
         return "cuda"
@@ -56,3 +62,19 @@ def seed_everything(seed: int = SEED) -> None:
     except ImportError:  # pragma: no cover - torch is a hard dependency
         return
     torch.manual_seed(seed)
+
+
+def warnings_to_stdout() -> None:
+    """Show Python warnings on standard output instead of standard error, from now on.
+
+    nbgrader scores a test cell 0 when it writes anything to standard error, whatever its asserts say,
+    so a deprecation warning from a newer library would cost a learner the points of a right answer.
+    Each lesson calls this in its first cell: warnings are still shown, on standard output.
+    """
+    import sys
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show

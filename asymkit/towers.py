@@ -16,10 +16,14 @@ matrix ``I + W``: it exports to sentence-transformers as a ``Dense`` layer.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import settings
 
 
 class ProjectionTower(nn.Module):
@@ -31,25 +35,41 @@ class ProjectionTower(nn.Module):
         residual: add the input back (needs ``out_dim == dim``); the last layer starts at
             zero, so the tower starts as the identity.
         out_dim: output size (default ``dim``).
+        seed: seeds the initial weights (a local ``torch.Generator``; the global torch RNG is neither
+            used nor advanced), so the same seed gives the same tower.
     """
 
-    def __init__(self, dim: int, hidden: int | None = None, residual: bool = True, out_dim: int | None = None):
+    def __init__(self, dim: int, hidden: int | None = None, residual: bool = True, out_dim: int | None = None,
+                 seed: int = settings.SEED):
         super().__init__()
         out_dim = out_dim or dim
         if residual and out_dim != dim:
             raise ValueError(f"a residual tower keeps the size: out_dim={out_dim} must equal dim={dim}")
         self.residual = residual
-        if hidden is None:
-            self.net = nn.Linear(dim, out_dim)
-            last = self.net
-        else:
-            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
-            last = self.net[-1]
+        with torch.random.fork_rng(devices=[]):            # nn.Linear's own init would advance the global RNG
+            if hidden is None:
+                self.net = nn.Linear(dim, out_dim)
+                last = self.net
+            else:
+                self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+                last = self.net[-1]
+        gen = torch.Generator().manual_seed(int(seed))
+        for layer in self.net.modules():                     # nn.Linear's default init, from the local generator
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
+                bound = 1 / math.sqrt(layer.in_features)
+                nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
         if residual:
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = (self.net if isinstance(self.net, nn.Linear) else self.net[0]).in_features
+        if x.dim() == 0:
+            raise ValueError(f"inputs are a scalar tensor but the towers expect (B, {dim}) embeddings: pass a batch")
+        if x.shape[-1] != dim:
+            raise ValueError(f"inputs have dim {x.shape[-1]} but the towers expect {dim}: build "
+                             f"TowerModel(dim={x.shape[-1]}) or encode with the model the towers were trained on")
         out = self.net(x)                                   # (B, out_dim)
         return x + out if self.residual else out
 
@@ -59,14 +79,18 @@ class TowerModel(nn.Module):
 
     ``encode_queries``/``encode_documents`` return the raw tower outputs; the similarity
     (cosine or dot) is chosen by the loss and by evaluation, which must agree (lesson 06).
+
+    ``seed`` seeds the initial weights: the query tower is built with ``seed``, a separate document
+    tower with ``seed + 1`` (so twin towers do not start as copies). The same seed gives the same model.
     """
 
-    def __init__(self, dim: int = 384, shared: bool = False, hidden: int | None = None, residual: bool = True):
+    def __init__(self, dim: int = 384, shared: bool = False, hidden: int | None = None, residual: bool = True,
+                 seed: int = settings.SEED):
         super().__init__()
         self.shared = shared
-        self.config = {"dim": dim, "shared": shared, "hidden": hidden, "residual": residual}
-        self.query_tower = ProjectionTower(dim, hidden, residual)
-        self.doc_tower = self.query_tower if shared else ProjectionTower(dim, hidden, residual)
+        self.config = {"dim": dim, "shared": shared, "hidden": hidden, "residual": residual, "seed": seed}
+        self.query_tower = ProjectionTower(dim, hidden, residual, seed=seed)
+        self.doc_tower = self.query_tower if shared else ProjectionTower(dim, hidden, residual, seed=seed + 1)
 
     def encode_queries(self, x: torch.Tensor) -> torch.Tensor:
         return self.query_tower(x)                          # (B, dim)
@@ -97,6 +121,13 @@ def encode(tower_fn, X, batch_size: int | None = None, device: str | None = None
     trained on a GPU (the default when one is present) is encoded there without moving it."""
     device = device or _device_of(tower_fn)
     texts = isinstance(X, list) and (not X or isinstance(X[0], str))
+    if texts and not X:
+        raise ValueError("X is an empty list: pass a non-empty (n, dim) array of embeddings or a non-empty list of texts")
+    if not texts:
+        shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(X)
+        if len(shape) != 2 or shape[0] == 0:
+            raise ValueError(f"X has shape {shape} but must be a non-empty (n, dim) array of embeddings: for one "
+                             "vector use X[None, :], for several stack them with np.stack")
     batch_size = batch_size or (64 if texts else 4096)
     out = []
     for start in range(0, len(X), batch_size):
@@ -189,9 +220,10 @@ class TransformerTowerModel(nn.Module):
         return self.encode_queries(q_in), self.encode_documents(d_in)
 
 
-def asymmetric_projection_model(dim: int = 384, hidden: int | None = None) -> TowerModel:
+def asymmetric_projection_model(dim: int = 384, hidden: int | None = None, seed: int = settings.SEED) -> TowerModel:
     """Seed 003's *AsymmetricProjectionModel*: a frozen backbone's embeddings go through separate query
     and document projections, learned from a random start (no residual): linear by default, a 2-layer
     MLP with ``hidden`` units otherwise. Whether it learns or cheats is decided by the loss: train it with
-    ``TrainConfig(normalize=True, temperature=0.05)`` (cosine) or ``normalize=False`` (raw dot, lesson 06)."""
-    return TowerModel(dim, shared=False, hidden=hidden, residual=False)
+    ``TrainConfig(normalize=True, temperature=0.05)`` (cosine) or ``normalize=False`` (raw dot, lesson 06).
+    ``seed`` seeds the initial weights (see :class:`TowerModel`)."""
+    return TowerModel(dim, shared=False, hidden=hidden, residual=False, seed=seed)

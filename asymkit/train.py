@@ -2,9 +2,11 @@
 with a per-epoch monitor.
 
 The monitor is what seed 003 wishes it had watched from epoch 1: on a fixed sample of
-training pairs it records, before training (epoch 0) and after every epoch,
+training pairs (the first ``monitor_size``) it records, before training (epoch 0) and after every epoch,
 
-    loss          InfoNCE on the sample (same loss as training)
+    loss          the training loss on the sample: InfoNCE over consecutive chunks of ``batch_size``
+                  pairs (each query against the other documents of its chunk, as in a training step),
+                  averaged over the chunks; without hard negatives or distillation, in eval mode
     pos_sim       mean similarity of each query with its own document (training similarity)
     neg_sim       mean similarity of each query with the other documents of the sample
     q_norm_mean / q_norm_std, d_norm_mean / d_norm_std   vector lengths
@@ -44,7 +46,8 @@ class TrainConfig:
     distill_weight: float = 1.0     # weight of the distillation term when teacher_scores are given
     distill_temperature: float = 1.0  # softens both score lists in the distillation KL
     monitor_size: int = 1024        # training pairs the monitor statistics are computed on
-    seed: int = settings.SEED       # shuffling and initialisation
+    seed: int = settings.SEED       # batch order (shuffling) and global RNGs during training; the model's
+                                    # initial weights come from its own seed (towers.TowerModel(seed=...))
     device: str | None = None       # None = settings.default_device()
 
     def similarity(self) -> str:
@@ -90,7 +93,13 @@ def evaluate_towers(model: TowerModel, task: RetrievalTask, similarity_name: str
 
 @torch.no_grad()
 def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: TrainConfig) -> dict:
-    """The monitor statistics on a fixed sample of (query, positive) backbone embeddings."""
+    """The monitor statistics (module docstring) on a fixed sample of ``n`` (query, positive) pairs.
+
+    ``loss`` is the mean of ``info_nce`` over the consecutive chunks ``[0, B), [B, 2B), ...`` of the sample,
+    ``B = config.batch_size`` (a last chunk of one pair, which has no negative, is skipped as in training;
+    a sample of one pair gives 0), so it is on the scale of the training loss. ``neg_sim`` is over all
+    ``n (n - 1)`` off-diagonal pairs of the sample.
+    """
     was_training = model.training
     model.eval()
     q, d = model(q_in, d_in)                                         # (n, dim) each
@@ -98,7 +107,10 @@ def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: T
     n = S.shape[0]
     off = ~torch.eye(n, dtype=torch.bool, device=S.device)
     qn, dn = q.norm(dim=1), d.norm(dim=1)
-    stats = {"loss": float(info_nce(q, d, config.temperature, config.normalize)),
+    chunks = [(b, b + config.batch_size) for b in range(0, n, config.batch_size) if min(n - b, config.batch_size) > 1]
+    loss = (np.mean([float(info_nce(q[b:e], d[b:e], config.temperature, config.normalize)) for b, e in chunks])
+            if chunks else float(info_nce(q, d, config.temperature, config.normalize)))
+    stats = {"loss": float(loss),
              "pos_sim": float(S.diagonal().mean()), "neg_sim": float(S[off].mean()) if n > 1 else float("nan"),
              "q_norm_mean": float(qn.mean()), "q_norm_std": float(qn.std()) if n > 1 else 0.0,
              "d_norm_mean": float(dn.mean()), "d_norm_std": float(dn.std()) if n > 1 else 0.0,
@@ -142,6 +154,10 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             positive (column 0) and its ``n`` hard negatives; adds ``distill_weight`` x the KL divergence
             from the teacher's softmax to the student's (its similarities / temperature) over that list
             (seed 001 §9.4). A row of NaN = no teacher for that pair (only InfoNCE).
+
+    ``config.seed`` seeds the batch order and the global RNGs for the run; ``model`` is trained from the
+    weights it has (nothing is re-initialised here): its starting point is set where it was built, e.g.
+    ``towers.TowerModel(seed=...)``.
 
     Returns the :class:`History` of the monitor.
     """

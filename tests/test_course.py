@@ -55,21 +55,42 @@ def test_lesson_structure(lesson):
         "every exercise needs a realistic wrong answer in tests/wrong_answers.py"
 
 
-def _visible_test_errors(student_nb, answers, tmp_path):
-    """Run the *student* notebook with these answers, as the learner would: which test cells fail?"""
-    from nbclient import NotebookClient
+VISIBLE_PASSED = "visible tests passed"
+HIDDEN = "### BEGIN HIDDEN TESTS"
 
-    path = course.fill_student_notebook(student_nb, answers, tmp_path / "visible" / student_nb.name)
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=1200, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return {c.metadata["nbgrader"]["grade_id"]: any(o.output_type == "error" for o in c.outputs)
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+def outputs_text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def errors(cell) -> list:
+    return [o for o in cell.outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_visible_test_part_ends_by_printing_that_it_passed(lesson):
+    """The round trip reads a sneaky answer's visible result from the autograded notebook: that is only
+    sound if the visible part of every test cell ends with the print that says it passed."""
+    for gid, cell in graded_cells(course.notebook_path(REPO, "solutions", lesson)).items():
+        visible = [ln for ln in cell.source.split(HIDDEN)[0].splitlines() if ln.strip() and not ln.startswith("#")]
+        assert visible[-1].startswith("print(") and VISIBLE_PASSED in visible[-1], \
+            f"{gid}: the visible part must end with print(\"... {VISIBLE_PASSED}\")"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_autograde_round_trip(lesson, tmp_path):
+    """One nbgrader course, one notebook execution per submission, every check read from the results:
+
+    - full: the solutions score full marks, no cell of the lesson raises (this execution is also the proof
+      that the solution notebook runs top to bottom, as nbval used to run it), and no graded cell writes to
+      stderr (nbgrader gives such a cell 0, whatever its asserts say);
+    - stub: the untouched student notebook scores 0 on every graded cell;
+    - each wrong-answer set loses exactly its exercises' points;
+    - each sneaky wrong answer passes the visible part of its test cell (read from the autograded
+      notebook: the visible part runs first, exactly as in the student's notebook, and ends by printing
+      that it passed) and still loses its points to the hidden tests.
+    """
     work = tmp_path / "course"
     course.generate(work, [lesson], REPO)
     student_nb = work / "lessons" / lesson / f"{lesson}.ipynb"
@@ -85,9 +106,19 @@ def test_autograde_round_trip(lesson, tmp_path):
         submissions[f"wrong{n}"] = course.fill_student_notebook(student_nb, answers, subs / f"wrong{n}.ipynb")
 
     scores = course.autograde(work, lesson, submissions, REPO)
+    graded = {s: cells(work / "autograded" / s / lesson / f"{lesson}.ipynb") for s in submissions}
     points = {gid: c.metadata["nbgrader"]["points"] for gid, c in graded_cells(student_nb).items()}
     max_total = sum(points.values())
 
+    for i, cell in enumerate(graded["full"]):
+        if cell.cell_type == "code" and errors(cell):
+            err = errors(cell)[0]
+            pytest.fail(f"{lesson}: cell {i} of the solution raises {err.ename}: {err.evalue}\n{cell.source[:500]}")
+    for cell in graded["full"]:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in points:
+            stderr = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
+            assert not stderr, f"{gid} writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}"
     assert {g: s for g, (s, _) in scores["full"].items()} == points, "the solutions must get full marks"
     assert all(s == 0 for s, _ in scores["stub"].values()), "the untouched stubs must score 0 on every cell"
     for n, wrong in enumerate(wrong_sets):
@@ -97,9 +128,14 @@ def test_autograde_round_trip(lesson, tmp_path):
             expected = 0 if gid in lost else max_score
             assert score == expected, f"wrong answer set {n}: {gid} scored {score}, expected {expected}"
         assert sum(s for s, _ in got.values()) == max_total - sum(points[g] for g in lost)
-
-    sneaky = {gid: code for wrong in wrong_sets for gid, (code, passes) in wrong.items() if passes}
-    if sneaky:
-        errors = _visible_test_errors(student_nb, sneaky, tmp_path)
-        for gid in sneaky:
-            assert not errors[f"{gid}_tests"], f"{gid}: this wrong answer was meant to pass the visible tests"
+        by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded[f"wrong{n}"]}
+        for gid, (_, passes_visible) in wrong.items():
+            test_cell = by_id[f"{gid}_tests"]
+            if not passes_visible:
+                assert VISIBLE_PASSED not in outputs_text(test_cell), \
+                    f"wrong answer set {n}: {gid} is marked as caught by the visible tests, but they passed it"
+            else:
+                assert VISIBLE_PASSED in outputs_text(test_cell), \
+                    f"wrong answer set {n}: {gid} was meant to pass the visible tests, but they failed:\n" \
+                    + "\n".join(f"{e.ename}: {e.evalue}" for e in errors(test_cell))
+                assert errors(test_cell), f"wrong answer set {n}: {gid} passed the visible tests but no hidden test caught it"

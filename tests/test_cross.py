@@ -1,6 +1,5 @@
 """asymkit.cross, the reranker losses, asymkit.pipeline and asymkit.calibration."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -67,7 +66,9 @@ def test_group_loss_dispatch_and_unknown():
 
 @pytest.fixture(scope="module")
 def model():
-    return cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu")
+    # float32: the tests below compare two computations of the same scores to 1e-5, which bf16 rounding
+    # (precision "auto" on a CPU with native bf16) would not meet
+    return cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="fp32")
 
 
 def test_joint_input_layout(model):
@@ -227,15 +228,15 @@ def test_frontier_keeps_the_smallest_k_among_equal_quality_and_r():
 
 
 class _SlowFirstCall:
-    """Stands in for an encoder, a FAISS index and a cross-encoder: the first call sleeps (one-time set-up),
-    later calls are instant; records the shapes it was called with."""
+    """Stands in for an encoder, a FAISS index and a cross-encoder on a fake clock ``now`` (a one-item list of
+    seconds): the first call costs ``first_s`` (one-time set-up), each later call 1 ms per item (k, pairs or
+    texts); records the shapes it was called with."""
 
-    def __init__(self, first_s=0.4):
-        self.first_s, self.calls = first_s, []
+    def __init__(self, now, first_s=0.4):
+        self.now, self.first_s, self.calls = now, first_s, []
 
     def _call(self, size):
-        if not self.calls:
-            time.sleep(self.first_s)
+        self.now[0] += self.first_s if not self.calls else size / 1000
         self.calls.append(size)
 
     def search(self, q, k):
@@ -253,16 +254,18 @@ class _SlowFirstCall:
         return self
 
 
-def test_time_stages_warms_each_stage_up_before_timing_it():
+def test_time_stages_warms_each_stage_up_before_timing_it(monkeypatch):
     Q = np.zeros((3, 4), dtype=np.float32)
     cands = [[f"d{j}" for j in range(6)] for _ in range(3)]
     doc_text = {f"d{j}": f"doc {j}" for j in range(6)}
-    index, model, encoder = _SlowFirstCall(), _SlowFirstCall(), _SlowFirstCall()
+    now = [0.0]
+    monkeypatch.setattr(pipeline.time, "perf_counter", lambda: now[0])
+    index, model, encoder = _SlowFirstCall(now), _SlowFirstCall(now), _SlowFirstCall(now)
     encode_ms, ann_ms, cross_ms = pipeline.time_stages(index, Q, ["q0", "q1", "q2"], cands, doc_text, model,
                                                        ks=[2, 6], rs=[0, 3, 5], n_queries=2, encoder=encoder)
-    assert set(ann_ms) == {2, 6} and set(cross_ms) == {0, 3, 5} and cross_ms[0] == 0.0
-    # the 0.4 s first call is not charged to any stage (it would add 200 ms a query over 2 queries)
-    assert max(encode_ms, *ann_ms.values(), *cross_ms.values()) < 100
+    # ms per query = 1 ms per item: the 0.4 s first call is charged to no stage (it would add 200 ms a query)
+    assert encode_ms == pytest.approx(1.0)
+    assert ann_ms == pytest.approx({2: 2.0, 6: 6.0}) and cross_ms == pytest.approx({0: 0.0, 3: 3.0, 5: 5.0})
     assert index.calls == [6, 2, 2, 6, 6] and model.calls == [5, 3, 3, 5, 5] and encoder.calls == [1, 1, 1]
     with pytest.raises(ValueError, match="at least one query"):
         pipeline.time_stages(index, Q, [], [], doc_text, model, ks=[2], rs=[3], n_queries=2)
@@ -295,7 +298,7 @@ def test_fuse_interpolates_z_scores_and_tune_alpha_finds_the_useful_mix():
 def test_precision_setting(model):
     with pytest.raises(ValueError, match="precision must be one of"):
         cross.CrossEncoderModel(precision="fp16", device="cpu")
-    assert isinstance(hardware.native_bf16("cpu"), bool) and hardware.native_bf16("mps") is False
+    assert hardware.native_bf16("mps") is False
     fp32 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="fp32")
     bf16 = cross.CrossEncoderModel(max_length=24, max_query_length=8, train_layers=1, device="cpu", precision="bf16")
     assert not fp32.bf16 and bf16.bf16
@@ -304,6 +307,20 @@ def test_precision_setting(model):
     pairs = (["sort a list", "open a file"], ["return a new sorted list", "open file and return a stream"])
     a, b = fp32.score(*pairs), bf16.score(*pairs)
     assert a.dtype == b.dtype == np.float32 and np.allclose(a, b, atol=0.1)   # same weights, bf16 rounding only
+
+
+def test_native_bf16_reads_the_cpu_flags_and_asks_cuda(monkeypatch):
+    for flags, native in [("flags\t\t: fpu sse2 avx avx2 fma\n", False),        # AVX2 only: bf16 is emulated
+                          ("flags\t\t: avx2 avx512f avx512bw avx512_vnni\n", False),   # AVX-512 without bf16
+                          ("flags\t\t: avx2 avx512f avx512_bf16\n", True),
+                          ("flags\t\t: avx2 amx_tile amx_bf16\n", True),
+                          ("", False)]:                                          # /proc/cpuinfo unreadable
+        monkeypatch.setattr(hardware, "_cpu_flags", lambda flags=flags: flags)
+        assert hardware.native_bf16("cpu") is native, flags
+    for available, supported in [(False, True), (True, False), (True, True)]:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda available=available: available)
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, supported=supported, **kw: supported)
+        assert hardware.native_bf16("cuda") is (available and supported)
 
 
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch):
@@ -420,7 +437,7 @@ def test_teacher_scores_fill_only_taught_rows_and_fuse_on_request():
 
 
 def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
-    from asymkit import bench
+    from asymkit.tools import bench
 
     t = np.array([[1.0, 3.0, 2.0], [5.0, 1.0, 4.0], [np.nan] * 3], dtype=np.float32)
     lifted = bench._lift_positive(t)
@@ -431,7 +448,7 @@ def test_bench_lift_positive_raises_only_a_positive_below_its_best_negative():
 
 
 def test_bench_distillation_verdict_needs_a_positive_mean_and_says_when_it_is_within_noise():
-    from asymkit import bench
+    from asymkit.tools import bench
 
     assert bench._distillation_verdict([0.002, 0.003, 0.001, 0.002]) == "met"               # mean 0.002, s.e. 0.0004
     within = bench._distillation_verdict([0.004, -0.002, 0.003, -0.001])                   # mean 0.001, s.e. 0.0014
@@ -444,7 +461,7 @@ def test_bench_distillation_verdict_needs_a_positive_mean_and_says_when_it_is_wi
 
 
 def test_bench_paired_cell_reports_mean_standard_error_and_count_per_split():
-    from asymkit import bench
+    from asymkit.tools import bench
 
     cell = bench._paired_cell({"dev": np.array([0.002, 0.004]), "test": np.array([-0.001, 0.003])})
     assert cell == ("dev NDCG@10 delta +0.0030 +- 0.0010 (s.e.), positive in 2 of 2 seeds; "
@@ -463,10 +480,10 @@ def test_cross_encoder_exports_to_sentence_transformers(tmp_path, pooling):
 
     model = cross.CrossEncoderModel(pooling=pooling, max_length=64, train_layers=1, device="cpu", precision="fp32")
     with torch.no_grad():                                  # as if trained: a real head and a moved top layer
-        torch.manual_seed(0)
-        model.head.weight.normal_(0, 0.5)
-        model.backbone.encoder.layer[-1].output.dense.weight.add_(torch.randn_like(
-            model.backbone.encoder.layer[-1].output.dense.weight) * 0.02)
+        g = torch.Generator().manual_seed(0)
+        model.head.weight.normal_(0, 0.5, generator=g)
+        dense = model.backbone.encoder.layer[-1].output.dense.weight
+        dense.add_(torch.randn(dense.shape, generator=g) * 0.02)
     queries = ["Return the sum of two numbers.", "Open a file and return a stream object.", "parse a date"]
     docs = ["Add a and b and return the result, an int or a float. " * 6,      # longer than 64 tokens: cut
             "open(file, mode='r') returns a file object.", "datetime.strptime parses a string into a datetime."]

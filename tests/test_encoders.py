@@ -60,10 +60,16 @@ def test_encode_corpus_uses_title_and_text(tmp_cache):
 
 
 def test_fingerprint_differs_between_models(tmp_path):
-    other = tmp_path / "other-model"
-    other.mkdir()
-    (other / "config.json").write_text("{}")
-    assert encoders.model_fingerprint(None) != encoders.model_fingerprint(other)
+    """Same folder name, same file sizes: only the weights' bytes tell the two models apart."""
+    folders = []
+    for side, fill in (("a", 1), ("b", 2)):
+        folder = tmp_path / side / "model"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(bytes([fill]) * 2048)
+        folders.append(folder)
+    assert encoders.model_fingerprint(folders[0]) != encoders.model_fingerprint(folders[1])
+    assert encoders.model_fingerprint(None) != encoders.model_fingerprint(folders[0])
     assert encoders.model_fingerprint(None).startswith("all-MiniLM-L6-v2-")
 
 

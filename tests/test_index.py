@@ -5,6 +5,18 @@ from asymkit import index as ix
 from asymkit import search
 
 
+@pytest.fixture
+def one_thread():
+    """FAISS on one thread for this test: a multithreaded HNSW build inserts nodes in a racy order, so its
+    graph (and the recall it gives) can differ from run to run. Restores the thread count afterwards."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def clustered():
     """Vectors with cluster structure, like real embeddings (pure noise is a worst case for ANN)."""
@@ -51,7 +63,7 @@ class _nothing:
     # how much of the exact top-10 it keeps in its top-100, which a re-ranking step then sorts.
     ("ivfpq", dict(nlist=16, nprobe=16, pq_m=8, pq_bits=6), 100, 0.80),
 ])
-def test_ann_recall_against_brute_force(clustered, kind, params, depth, floor):
+def test_ann_recall_against_brute_force(clustered, one_thread, kind, params, depth, floor):
     Q, D = clustered
     exact, _ = brute(Q, D, 10, "cosine")
     idx = ix.build_index(D, kind, "cosine", **params)
@@ -61,7 +73,7 @@ def test_ann_recall_against_brute_force(clustered, kind, params, depth, floor):
     assert ix.recall_at_k(ids, exact, 10) > 0.1  # and far above chance (10 / 6000)
 
 
-def test_knobs_trade_recall(clustered):
+def test_knobs_trade_recall(clustered, one_thread):
     Q, D = clustered
     exact, _ = brute(Q, D, 10, "cosine")
     ivf = ix.build_index(D, "ivf", "cosine", nlist=64)
@@ -74,10 +86,13 @@ def test_knobs_trade_recall(clustered):
     assert low < high
 
 
-def test_builds_are_deterministic(clustered):
+def test_builds_are_deterministic(clustered, one_thread):
     Q, D = clustered
     a = ix.build_index(D, "ivf", "cosine", nlist=32).search(Q, 10)[1]
     b = ix.build_index(D, "ivf", "cosine", nlist=32).search(Q, 10)[1]
+    np.testing.assert_array_equal(a, b)
+    a = ix.build_index(D, "hnsw", "cosine", M=8).search(Q, 10)[1]     # single-threaded: the same graph
+    b = ix.build_index(D, "hnsw", "cosine", M=8).search(Q, 10)[1]
     np.testing.assert_array_equal(a, b)
 
 
@@ -191,8 +206,31 @@ def test_suggest_nlist():
     assert ix.MIN_POINTS_PER_CENTROID * ix.suggest_nlist(3000) <= 3000
 
 
-def test_queries_per_second_is_positive(clustered):
+def test_queries_per_second_is_queries_over_the_best_runs_seconds(clustered, monkeypatch):
+    import faiss
+
     Q, D = clustered
-    idx = ix.build_index(D, "flat")
-    assert ix.queries_per_second(idx, Q[:20], repeat=1) > 0
-    assert ix.queries_per_second(idx, Q[:20], one_at_a_time=False, repeat=1) > 0
+    idx = ix.build_index(D[:500], "flat")
+    real, now, calls = idx.index, [0.0], []
+
+    class Clocked:
+        """The real FAISS index on a fake clock: a first search costs 50 ms (set-up), then 1 ms + 0.1 ms a query."""
+        d, ntotal, is_trained = real.d, real.ntotal, True
+
+        def search(self, X, k):
+            now[0] += (0.05 if not calls else 0.0) + 0.001 + 0.0001 * len(X)
+            calls.append((len(X), k, faiss.omp_get_max_threads()))
+            return real.search(X, k)
+
+    idx.index = Clocked()
+    monkeypatch.setattr(ix.time, "perf_counter", lambda: now[0])
+    threads = faiss.omp_get_max_threads()
+    # one at a time: 20 searches of 1.1 ms, the first run 50 ms slower; best of 3 runs = 22 ms
+    assert ix.queries_per_second(idx, Q[:20], k=5, repeat=3) == pytest.approx(20 / 0.022)
+    assert calls == [(1, 5, 1)] * 60 and faiss.omp_get_max_threads() == threads   # on 1 thread, then restored
+    calls.clear()
+    assert ix.queries_per_second(idx, Q[:20], repeat=1) == pytest.approx(20 / 0.072)   # one run keeps its set-up
+    calls.clear()
+    # as a batch: one search of 1 ms + 20 x 0.1 ms; best of 2 runs (53 ms, 3 ms)
+    assert ix.queries_per_second(idx, Q[:20], one_at_a_time=False, repeat=2) == pytest.approx(20 / 0.003)
+    assert calls == [(20, 10, 1)] * 2

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from asymkit import lexical
@@ -21,10 +23,33 @@ def test_stemming_matches_inflections():
     assert next(iter(run["q"])) == "run"
 
 
+# CORPUS as BM25 indexes it: English stop words dropped, Snowball stems ("archives" -> "archiv")
+TOKENS = {"zip": ["read", "write", "zip", "archiv", "compress"], "tar": ["read", "write", "tar", "archiv"],
+          "run": ["process", "run", "command", "wait"], "cat": ["cat", "sit", "mat"]}
+
+
+def brute_bm25(query_tokens, k1=1.5, b=0.75):
+    """Lucene's BM25 (no (k1 + 1) factor in the numerator) by hand: idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)),
+    each matching term adds idf(t) * tf / (tf + k1 * (1 - b + b * len(doc) / mean len))."""
+    avgdl = sum(map(len, TOKENS.values())) / len(TOKENS)
+    scores = {}
+    for doc, toks in TOKENS.items():
+        s = 0.0
+        for t in query_tokens:
+            df, tf = sum(t in d for d in TOKENS.values()), toks.count(t)
+            s += math.log(1 + (len(TOKENS) - df + 0.5) / (df + 0.5)) * tf / (tf + k1 * (1 - b + b * len(toks) / avgdl))
+        scores[doc] = s
+    return scores
+
+
 def test_scores_descend_and_k_caps():
-    run = lexical.BM25(CORPUS).retrieve({"q": "read write archives"}, k=10)
-    scores = list(run["q"].values())
-    assert scores == sorted(scores, reverse=True) and len(scores) <= len(CORPUS)
+    run = lexical.BM25(CORPUS).retrieve({"q": "read write archives", "r": "compressed zip archives"}, k=10)
+    q, r = brute_bm25(["read", "write", "archiv"]), brute_bm25(["compress", "zip", "archiv"])
+    # the shorter of the two matching documents first; no zero-score documents, though k=10 > 4 documents
+    assert list(run["q"]) == ["tar", "zip"] and list(run["r"]) == ["zip", "tar"]
+    assert run["q"] == pytest.approx({d: q[d] for d in ("tar", "zip")}, rel=1e-5)
+    assert run["r"] == pytest.approx({d: r[d] for d in ("zip", "tar")}, rel=1e-5)
+    assert lexical.BM25(CORPUS).retrieve({"q": "read write archives"}, k=1) == {"q": pytest.approx({"tar": q["tar"]})}
 
 
 def test_errors():

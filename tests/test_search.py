@@ -55,6 +55,11 @@ def test_ties_are_ordered_by_index():
     D = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [2.0, 0.0]], dtype=np.float32)
     _, idx = search.top_k(np.array([[1.0, 0.0]]), D, 3)
     assert idx.tolist() == [[0, 2, 3]]
+    # more tied documents than k: the tie straddles the cut, and the lowest indices are kept
+    D = np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (300, 1))
+    D[::3] = [0.0, 1.0]                                           # every third document is orthogonal
+    _, idx = search.top_k(np.array([[1.0, 0.0]]), D, 5)
+    assert idx.tolist() == [[1, 2, 4, 5, 7]]                      # 200 tied documents, the first 5 kept
 
 
 def test_k_larger_than_corpus_is_capped(vectors):
