@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Container, Iterable, Iterator
 
 from . import settings
+from .cachefiles import atomic_write
 
 Corpus = dict[str, dict[str, str]]
 Queries = dict[str, str]
@@ -272,12 +273,12 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
     (so case, punctuation and whitespace variants count as the same): pass the embedded queries and
     documents, so that a vendored copy of a standard-library docstring cannot enter the pool
     as an unjudged duplicate of a relevant document. Ids are ``p:<sha1[:12]>``.
-    The harvest (about half a minute) is cached per set of installed package versions.
+    The harvest is cached per set of installed package versions, together with :func:`training_pairs`'
+    (one parse of ``site-packages`` serves both).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    folder = settings.cache_dir() / "datasets"
-    path = folder / f"passages-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+    path = _harvest_path("passages")
     passages = None
     if path.exists() and not rebuild:
         try:
@@ -285,13 +286,7 @@ def passage_pool(n: int, exclude: Iterable[str] = (), rebuild: bool = False) -> 
         except (ValueError, OSError) as err:
             warnings.warn(f"the passage cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
     if passages is None:
-        passages = _harvest_passages()
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for pid, text in passages.items():
-                f.write(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+        passages, _ = _harvest_site_packages()
     excluded = text_keys(exclude)
     chosen = {}
     for pid, text in passages.items():
@@ -345,12 +340,34 @@ def text_keys(texts: Iterable[str], min_words: int = 0) -> set[str]:
     return keys
 
 
-def _harvest_passages() -> dict[str, str]:
-    texts = set()
-    for _, doc in iter_docstrings(Path(sysconfig.get_paths()["purelib"])):
+def _harvest_path(kind: str) -> Path:
+    """The cache file of one harvest (``"passages"`` or ``"train-pairs"``) of this set of installed packages."""
+    return settings.cache_dir() / "datasets" / f"{kind}-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+
+
+def _harvest_site_packages() -> tuple[dict[str, str], list[DocstringPair]]:
+    """Parse the docstrings under ``site-packages`` once, for both harvests, and cache both:
+    ``(passages, training pairs)`` as :func:`passage_pool` and :func:`training_pairs` describe them.
+
+    The training pairs come from the packages in ``TRAINING_PACKAGES`` only, in that order (each
+    package's files sorted), exactly as a parse of those packages alone would give them.
+    """
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    texts, by_package = set(), {pkg: [] for pkg in TRAINING_PACKAGES if (purelib / pkg).is_dir()}
+    for qualname, doc in iter_docstrings(purelib):
         texts.update(p for p in paragraphs(doc) if _POOL_MIN_WORDS <= len(p.split()) <= _POOL_MAX_WORDS)
+        package = by_package.get(qualname.split(".", 1)[0])
+        if package is not None:
+            package.append((qualname, doc))
     keyed = sorted((hashlib.sha1(t.encode("utf-8")).hexdigest(), t) for t in texts)
-    return {f"p:{h[:12]}": t for h, t in keyed}
+    passages = {f"p:{h[:12]}": t for h, t in keyed}
+    docs = [d for docs in by_package.values() for d in docs]
+    pairs = sorted(docstring_pairs(docs), key=lambda p: hashlib.sha1(p.qualname.encode()).hexdigest())
+    lines = "".join(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n" for pid, text in passages.items())
+    atomic_write(_harvest_path("passages"), lambda f: f.write(lines.encode("utf-8")))
+    lines = "".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in pairs)
+    atomic_write(_harvest_path("train-pairs"), lambda f: f.write(lines.encode("utf-8")))
+    return passages, pairs
 
 
 def _environment_fingerprint() -> str:
@@ -381,7 +398,7 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    path = settings.cache_dir() / "datasets" / f"train-pairs-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+    path = _harvest_path("train-pairs")
     pairs = None
     if path.exists() and not rebuild:
         try:
@@ -390,14 +407,7 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
         except (json.JSONDecodeError, KeyError, TypeError, OSError) as err:
             warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
     if pairs is None:
-        purelib = Path(sysconfig.get_paths()["purelib"])
-        jobs = [job for pkg in TRAINING_PACKAGES if (purelib / pkg).is_dir() for job in _source_files(purelib / pkg, pkg)]
-        docs = list(_docstrings(jobs))
-        pairs = sorted(docstring_pairs(docs), key=lambda p: hashlib.sha1(p.qualname.encode()).hexdigest())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
-        tmp.replace(path)
+        _, pairs = _harvest_site_packages()
     if exclude is not None:
         keys = evaluation_keys(exclude)
         pairs = [p for p in pairs if not pair_keys(p) & keys]

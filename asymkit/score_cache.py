@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from . import settings
+from .cachefiles import atomic_write
 from .cross import CrossEncoderModel
 
 
@@ -51,8 +52,7 @@ class ScoreCache:
         if todo:
             new = self.model.score([queries[i] for i in todo], [docs[i] for i in todo], batch_size, progress)
             self.scores.update({keys[i]: float(s) for i, s in zip(todo, new)})
-            tmp = self.path.with_suffix(".tmp.npz")
-            np.savez(tmp, keys=np.array(list(self.scores), dtype="S40"),
-                     scores=np.array(list(self.scores.values()), dtype=np.float32))
-            tmp.replace(self.path)
+            keys_arr = np.array(list(self.scores), dtype="S40")
+            scores_arr = np.array(list(self.scores.values()), dtype=np.float32)
+            atomic_write(self.path, lambda f: np.savez(f, keys=keys_arr, scores=scores_arr))
         return np.array([self.scores[k] for k in keys], dtype=np.float32)

@@ -105,7 +105,7 @@ def test_autograde_round_trip(lesson, tmp_path):
         answers = {gid: code for gid, (code, _) in wrong.items()}
         submissions[f"wrong{n}"] = course.fill_student_notebook(student_nb, answers, subs / f"wrong{n}.ipynb")
 
-    scores = course.autograde(work, lesson, submissions, REPO)
+    scores = course.autograde(work, lesson, submissions, REPO, workers=2)
     graded = {s: cells(work / "autograded" / s / lesson / f"{lesson}.ipynb") for s in submissions}
     points = {gid: c.metadata["nbgrader"]["points"] for gid, c in graded_cells(student_nb).items()}
     max_total = sum(points.values())

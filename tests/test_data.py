@@ -328,3 +328,35 @@ def test_training_pairs_drop_duplicates_of_the_embedded_dataset(tmp_path, monkey
     with pytest.warns(UserWarning, match="only 1 training pairs"):
         kept = data.training_pairs(10, exclude=embedded)
     assert [p.qualname for p in kept] == ["pkg.m.own"]
+
+
+def test_one_parse_of_site_packages_serves_the_passage_pool_and_the_training_pairs(tmp_path, monkeypatch, tmp_cache):
+    root = tmp_path / "site-packages"
+    write_module(root, "pkg/m.py", '''
+        def own():
+            """Compute the area of a polygon from its vertices.
+
+            The vertices are given in order; the shoelace formula sums the cross products of them.
+            """
+    ''')
+    write_module(root, "other/n.py", '''
+        def f():
+            """Open the file.
+
+            A paragraph from a package that is not a training package, long enough to be a passage.
+            """
+    ''')
+    monkeypatch.setattr(data.sysconfig, "get_paths", lambda: {"purelib": str(root), "stdlib": str(root)})
+    monkeypatch.setattr(data, "TRAINING_PACKAGES", ("pkg",))
+    pool = data.passage_pool(10)
+    texts = " ".join(pool.values())
+    assert "shoelace" in texts and "not a training package" in texts     # passages come from every package
+
+    def no_second_parse(*args, **kwargs):
+        raise AssertionError("site-packages was parsed a second time")
+
+    monkeypatch.setattr(data, "iter_docstrings", no_second_parse)
+    monkeypatch.setattr(data, "_docstrings", no_second_parse)
+    with pytest.warns(UserWarning, match="only 1 training pairs"):
+        pairs = data.training_pairs(5)
+    assert [p.qualname for p in pairs] == ["pkg.m.own"]       # pairs only from the training packages

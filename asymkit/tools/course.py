@@ -161,15 +161,54 @@ def fill_student_notebook(student_nb: Path, answers: dict[str, str], dest: Path)
     return dest
 
 
-def autograde(work: Path, lesson: str, submissions: dict[str, Path], repo: Path | None = None
-              ) -> dict[str, dict[str, tuple[float, float]]]:
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "TOKENIZERS_PARALLELISM": "false"}
+
+
+def autograde(work: Path, lesson: str, submissions: dict[str, Path], repo: Path | None = None,
+              workers: int = 1) -> dict[str, dict[str, tuple[float, float]]]:
     """Autograde one notebook per student in the scratch course ``work`` (made by :func:`generate`).
+
+    With ``workers > 1`` the first submission is graded alone (a lesson's first run fills the caches
+    every later run reads), then the others in ``workers`` processes side by side, each in its own copy
+    of the course (nbgrader's gradebook is one SQLite file) and with one thread for torch, BLAS and
+    FAISS, so that the processes share the cores instead of fighting over them. Every submission's
+    autograded notebook ends up in ``work/autograded/<student>/`` either way.
 
     Returns ``{student: {grade_id: (score, max_score)}}`` for every graded cell.
     """
+    repo = repo or repo_root()
+    students = list(submissions)
+    if workers <= 1 or len(students) < 3:
+        return _autograde_here(work, lesson, submissions, repo)
+    scores = _autograde_here(work, lesson, {students[0]: submissions[students[0]]}, repo)
+    rest = students[1:]
+    shares = [rest[i::workers] for i in range(workers) if rest[i::workers]]
+    jobs = []
+    for i, share in enumerate(shares):
+        copy_dir = work.parent / f"{work.name}-worker{i}"
+        shutil.copytree(work, copy_dir, ignore=shutil.ignore_patterns("autograded", "submitted"))
+        jobs.append((copy_dir, lesson, {s: submissions[s] for s in share}, repo))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for (copy_dir, _, share, _), got in zip(jobs, pool.map(_autograde_one_thread, jobs)):
+            scores.update(got)
+            for student in share:
+                shutil.copytree(copy_dir / "autograded" / student, work / "autograded" / student, dirs_exist_ok=True)
+    return {s: scores[s] for s in students}
+
+
+def _autograde_one_thread(job) -> dict[str, dict[str, tuple[float, float]]]:
+    os.environ.update(ONE_THREAD)          # the kernels nbgrader starts inherit it
+    return _autograde_here(*job)
+
+
+def _autograde_here(work: Path, lesson: str, submissions: dict[str, Path], repo: Path
+                    ) -> dict[str, dict[str, tuple[float, float]]]:
     from nbgrader.api import Gradebook
 
-    repo = repo or repo_root()
     api = _api(work, repo)
     for student, nb_path in submissions.items():
         dest = work / "submitted" / student / lesson / f"{lesson}.ipynb"
