@@ -135,8 +135,19 @@ def test_split_is_deterministic_and_roughly_60_20_20():
     assert abs(counts["test"] / 5000 - 0.2) < 0.03
 
 
+@pytest.fixture(scope="module")
+def stdlib_cache(tmp_path_factory):
+    """One cache folder, built once, for the tests of this module that only read the embedded dataset."""
+    folder = tmp_path_factory.mktemp("stdlib-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASYMKIT_CACHE", str(folder))
+        data.load_stdlib(fast=False)
+    return folder
+
+
 @pytest.fixture
-def stdlib(tmp_cache):
+def stdlib(stdlib_cache, monkeypatch):
+    monkeypatch.setenv("ASYMKIT_CACHE", str(stdlib_cache))
     return data.load_stdlib(fast=False)
 
 
@@ -155,8 +166,9 @@ def test_stdlib_dataset_is_real_and_disjoint(stdlib):
 
 
 def test_stdlib_cache_round_trip_and_corrupt_cache_is_rebuilt(stdlib, tmp_cache):
-    again = data.load_stdlib(fast=False)
-    assert again.corpus == stdlib.corpus and again.qrels == stdlib.qrels and again.queries == stdlib.queries
+    built = data.load_stdlib(fast=False)                  # built afresh in this test's own empty cache
+    again = data.load_stdlib(fast=False)                  # and read back from it
+    assert built.corpus == again.corpus == stdlib.corpus and again.qrels == stdlib.qrels and again.queries == stdlib.queries
     folder = tmp_cache / "datasets" / stdlib.name
     corpus_file = folder / "corpus.jsonl"
     corpus_file.write_text(corpus_file.read_text()[:1000])  # truncated by a crash
@@ -242,8 +254,8 @@ def test_check_qrels_errors():
         data.check_qrels({"q": {"zz": 1}}, {"d": {"text": "x"}})
 
 
-def test_manifest_lists_sizes(stdlib, tmp_cache):
-    manifest = json.loads((tmp_cache / "datasets" / stdlib.name / "manifest.json").read_text())
+def test_manifest_lists_sizes(stdlib, stdlib_cache):
+    manifest = json.loads((stdlib_cache / "datasets" / stdlib.name / "manifest.json").read_text())
     assert manifest["sizes"] == stdlib.sizes()
 
 
@@ -348,7 +360,8 @@ def test_one_parse_of_site_packages_serves_the_passage_pool_and_the_training_pai
     ''')
     monkeypatch.setattr(data.sysconfig, "get_paths", lambda: {"purelib": str(root), "stdlib": str(root)})
     monkeypatch.setattr(data, "TRAINING_PACKAGES", ("pkg",))
-    pool = data.passage_pool(10)
+    with pytest.warns(UserWarning, match="only 3 passages"):
+        pool = data.passage_pool(10)
     texts = " ".join(pool.values())
     assert "shoelace" in texts and "not a training package" in texts     # passages come from every package
 
