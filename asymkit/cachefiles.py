@@ -7,6 +7,7 @@ wins, and every reader sees one whole file or the other.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -29,3 +30,21 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def read_with_sidecar(path: str | Path, if_missing: str, if_corrupt: str) -> tuple[Path, Path, dict]:
+    """``(path, meta_path, meta)`` for a saved file and the JSON metadata saved beside it as ``path.json``
+    (FAISS indexes and model checkpoints are saved this way).
+
+    ``FileNotFoundError`` names whichever of the two is missing and ends with ``if_missing``; ``ValueError``
+    names a metadata file that is not JSON and ends with ``if_corrupt`` (what to do, e.g. "retrain and save again").
+    """
+    path = Path(path)
+    meta_path = path.with_name(path.name + ".json")
+    for p in (path, meta_path):
+        if not p.exists():
+            raise FileNotFoundError(f"{p} is missing: {if_missing}")
+    try:
+        return path, meta_path, json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{meta_path} is corrupt ({err}): {if_corrupt}") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from safetensors.torch import load_model, save_model
 
+from .cachefiles import read_with_sidecar
 from .cross import CrossEncoderModel
 from .towers import TowerModel, TransformerTowerModel
 from .train import History
@@ -36,15 +37,10 @@ def load_checkpoint(path: str | Path):
     kinds = {"TowerModel": TowerModel, "TransformerTowerModel": TransformerTowerModel,
              "CrossEncoderModel": CrossEncoderModel}
 
-    path = Path(path)
-    meta_path = path.with_name(path.name + ".json")
-    for p in (path, meta_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p} is missing: train and save_checkpoint() first")
+    path, meta_path, meta = read_with_sidecar(path, "train and save_checkpoint() first", "retrain and save again")
     try:
-        meta = json.loads(meta_path.read_text())
         model = kinds[meta.get("type", "TowerModel")](**meta["config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{meta_path} is corrupt ({err}): retrain and save again") from None
     try:
         load_model(model, str(path), device="cpu")

@@ -3,7 +3,7 @@
 ``ann_corpus`` is lesson 02's large corpus: the embedded dataset's documents (the ones with
 judgements) plus ``n_pool`` real passages from the installed packages' docstrings, all
 encoded by the same MiniLM. Passages are encoded from their first 32 tokens, which keeps the
-one-time encoding of 100,000 of them near 10 minutes on 2 CPU cores (cached afterwards).
+one-time encoding of 100,000 of them several times faster than at full length (cached afterwards).
 """
 from __future__ import annotations
 

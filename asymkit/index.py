@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .cachefiles import read_with_sidecar
 from .search import check_vectors, l2_normalize, to_run
 
 METRICS = ("cosine", "ip", "l2")
@@ -163,15 +164,11 @@ class AnnIndex:
     @classmethod
     def load(cls, path: str | Path) -> "AnnIndex":
         """Read an index written by :meth:`save`; clear errors for missing or corrupt files."""
-        path = Path(path)
-        meta_path = path.with_name(path.name + ".json")
-        for p in (path, meta_path):
-            if not p.exists():
-                raise FileNotFoundError(f"{p} is missing: build the index and save() it first")
+        path, meta_path, meta = read_with_sidecar(path, "build the index and save() it first",
+                                                  "rebuild the index and save it again")
         try:
-            meta = json.loads(meta_path.read_text())
             kind, metric = meta["kind"], meta["metric"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+        except (KeyError, TypeError) as err:
             raise ValueError(f"{meta_path} is corrupt ({err}): rebuild the index and save it again") from None
         try:
             index = _faiss().read_index(str(path))

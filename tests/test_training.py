@@ -259,6 +259,12 @@ def test_checkpoint_errors(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         checkpoints.load_checkpoint(path)
+    path.with_name("m.safetensors.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"m.safetensors.json is corrupt .*retrain"):
+        checkpoints.load_checkpoint(path)
+    path.with_name("m.safetensors.json").write_text('{"type": "NoSuchModel", "config": {}}')
+    with pytest.raises(ValueError, match=r"m.safetensors.json is corrupt .*retrain"):
+        checkpoints.load_checkpoint(path)
 
 
 # --------------------------------------------------------------------------- mining
