@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -92,31 +92,65 @@ def evaluate_towers(model: TowerModel, task: RetrievalTask, similarity_name: str
 
 
 @torch.no_grad()
-def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: TrainConfig) -> dict:
+def batch_statistics(q: torch.Tensor, d: torch.Tensor, normalize: bool = True) -> dict[str, float]:
+    """What the monitor watches, on one batch of ``n`` (query, positive) tower outputs ``q, d`` (``(n, dim)`` each).
+
+    ``pos_sim``: mean similarity of each query with its own document (the diagonal of ``S``, cosine if
+    ``normalize`` else the raw dot product); ``neg_sim``: mean over the ``n (n - 1)`` other pairs;
+    ``in_batch_acc``: how often a query's own document scores highest in its row (ties count as misses);
+    ``q_norm_mean``/``q_norm_std``, ``d_norm_mean``/``d_norm_std``: vector lengths (std with ``n - 1``);
+    ``q_std``/``d_std``: the std of all embedding values.
+    """
+    S = similarity(q, d, normalize)                                  # (n, n)
+    n = S.shape[0]
+    off = ~torch.eye(n, dtype=torch.bool, device=S.device)
+    pos = S.diagonal()                                               # (n,)
+    best_other = S.masked_fill(~off, float("-inf")).max(dim=1).values if n > 1 else torch.full_like(pos, -torch.inf)
+    qn, dn = q.norm(dim=1), d.norm(dim=1)
+    return {"pos_sim": float(pos.mean()), "neg_sim": float(S[off].mean()) if n > 1 else float("nan"),
+            "in_batch_acc": float((pos > best_other).float().mean()),
+            "q_norm_mean": float(qn.mean()), "q_norm_std": float(qn.std()) if n > 1 else 0.0,
+            "d_norm_mean": float(dn.mean()), "d_norm_std": float(dn.std()) if n > 1 else 0.0,
+            "q_std": float(q.std()), "d_std": float(d.std())}
+
+
+@torch.no_grad()
+def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: TrainConfig,
+            loss_fn: Callable = info_nce, statistics_fn: Callable = batch_statistics) -> dict:
     """The monitor statistics (module docstring) on a fixed sample of ``n`` (query, positive) pairs.
 
-    ``loss`` is the mean of ``info_nce`` over the consecutive chunks ``[0, B), [B, 2B), ...`` of the sample,
+    ``loss`` is the mean of ``loss_fn`` over the consecutive chunks ``[0, B), [B, 2B), ...`` of the sample,
     ``B = config.batch_size`` (a last chunk of one pair, which has no negative, is skipped as in training;
-    a sample of one pair gives 0), so it is on the scale of the training loss. ``neg_sim`` is over all
-    ``n (n - 1)`` off-diagonal pairs of the sample.
+    a sample of one pair gives 0), so it is on the scale of the training loss. The rest comes from
+    ``statistics_fn(q, d, normalize)`` on the whole sample (:func:`batch_statistics`).
     """
     was_training = model.training
     model.eval()
     q, d = model(q_in, d_in)                                         # (n, dim) each
-    S = similarity(q, d, config.normalize)                           # (n, n)
-    n = S.shape[0]
-    off = ~torch.eye(n, dtype=torch.bool, device=S.device)
-    qn, dn = q.norm(dim=1), d.norm(dim=1)
+    n = q.shape[0]
     chunks = [(b, b + config.batch_size) for b in range(0, n, config.batch_size) if min(n - b, config.batch_size) > 1]
-    loss = (np.mean([float(info_nce(q[b:e], d[b:e], config.temperature, config.normalize)) for b, e in chunks])
-            if chunks else float(info_nce(q, d, config.temperature, config.normalize)))
-    stats = {"loss": float(loss),
-             "pos_sim": float(S.diagonal().mean()), "neg_sim": float(S[off].mean()) if n > 1 else float("nan"),
-             "q_norm_mean": float(qn.mean()), "q_norm_std": float(qn.std()) if n > 1 else 0.0,
-             "d_norm_mean": float(dn.mean()), "d_norm_std": float(dn.std()) if n > 1 else 0.0,
-             "q_std": float(q.std()), "d_std": float(d.std())}
+    loss = (np.mean([float(loss_fn(q[b:e], d[b:e], config.temperature, config.normalize)) for b, e in chunks])
+            if chunks else float(loss_fn(q, d, config.temperature, config.normalize)))
+    stats = statistics_fn(q, d, config.normalize)
+    if not isinstance(stats, dict):
+        raise TypeError(f"statistics_fn must return a dict of statistics, got {type(stats).__name__}")
     model.train(was_training)
-    return stats
+    return {"loss": float(loss), **{k: float(v) for k, v in stats.items()}}
+
+
+def training_step(model: TowerModel, optimizer: torch.optim.Optimizer, q_in, d_in, batch_loss: Callable) -> float:
+    """One optimisation step on one batch: forward both towers, the loss, backward, the optimiser's update.
+
+    ``q_in, d_in``: the batch's ``(B, dim)`` backbone embeddings (or texts, for transformer towers);
+    ``batch_loss(q, d)``: the loss of the batch's ``(B, dim)`` tower outputs (InfoNCE, and whatever
+    :func:`train_towers` adds: hard negatives, distillation). Returns the loss as a float.
+    """
+    q, d = model(q_in, d_in)                                         # (B, dim) each
+    loss = batch_loss(q, d)                                          # a scalar tensor
+    optimizer.zero_grad()                                            # gradients accumulate unless cleared
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _inputs(X, name: str, device: str):
@@ -139,7 +173,9 @@ def _take(X, idx: torch.Tensor):
 def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.ndarray,
                  config: TrainConfig | None = None, dev: RetrievalTask | None = None,
                  doc_bank: np.ndarray | None = None, hard_negative_ids: np.ndarray | None = None,
-                 teacher_scores: np.ndarray | None = None, progress: bool = True) -> History:
+                 teacher_scores: np.ndarray | None = None, progress: bool = True,
+                 loss_fn: Callable | None = None, step_fn: Callable | None = None,
+                 statistics_fn: Callable | None = None) -> History:
     """Train ``model`` with InfoNCE on (query, positive document) backbone embeddings.
 
     Args:
@@ -155,6 +191,14 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             from the teacher's softmax to the student's (its similarities / temperature) over that list
             (seed 001 §9.4). A row of NaN = no teacher for that pair (only InfoNCE).
 
+        loss_fn: the contrastive loss, ``loss_fn(q, d, temperature, normalize)`` on ``(B, dim)`` tower
+            outputs (default :func:`asymkit.losses.info_nce`); with hard negatives it gets them as a fifth
+            argument, ``(B, n, dim)``. The monitor's ``loss`` uses it too.
+        step_fn: one optimisation step, ``step_fn(model, optimizer, q_in, d_in, batch_loss) -> float``
+            (default :func:`training_step`); ``batch_loss(q, d)`` is this batch's whole loss.
+        statistics_fn: the monitor's statistics of one batch, ``statistics_fn(q, d, normalize) -> dict``
+            (default :func:`batch_statistics`).
+
     ``config.seed`` seeds the batch order and the global RNGs for the run; ``model`` is trained from the
     weights it has (nothing is re-initialised here): its starting point is set where it was built, e.g.
     ``towers.TowerModel(seed=...)``.
@@ -162,6 +206,8 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
     Returns the :class:`History` of the monitor.
     """
     config = config or TrainConfig()
+    loss_fn, step_fn = loss_fn or info_nce, step_fn or training_step
+    statistics_fn = statistics_fn or batch_statistics
     if config.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {config.temperature}")
     if config.batch_size < 2:
@@ -194,6 +240,13 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
         if torch.isinf(teacher).any() or (torch.isnan(teacher).any(1) & ~torch.isnan(teacher).all(1)).any():
             raise ValueError("teacher_scores must be finite, or a whole row NaN for a pair without a teacher")
 
+    if hard is not None and loss_fn is not info_nce:
+        import inspect
+        try:
+            inspect.signature(loss_fn).bind(None, None, None, None, None)
+        except TypeError:
+            raise ValueError("with hard negatives the loss gets them as a fifth argument, (B, n, dim): give loss_fn "
+                             "a parameter for them, or train without hard_negative_ids") from None
     sample = torch.arange(min(config.monitor_size, len(Xq)), device=device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
@@ -201,7 +254,7 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
 
     def record(epoch: int, train_loss: float | None, seconds: float) -> dict:
         r = {"epoch": epoch, "train_loss": train_loss, "seconds": round(seconds, 2)}
-        r.update(monitor(model, _take(Xq, sample), _take(Xd, sample), config))
+        r.update(monitor(model, _take(Xq, sample), _take(Xd, sample), config, loss_fn, statistics_fn))
         if dev is not None:
             r["dev_ndcg10"] = evaluate_towers(model, dev, config.similarity(), ["NDCG@10"], device=device)["NDCG@10"]
         history.records.append(r)
@@ -223,26 +276,32 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             idx = perm[b:b + config.batch_size]
             if len(idx) < 2:
                 continue                                             # one pair has no in-batch negative
-            q, d = model(_take(Xq, idx), _take(Xd, idx))             # (B, dim) each
-            negs = None
-            if hard is not None:
+            def batch_loss(q, d, idx=idx):                           # q, d: (B, dim) tower outputs
+                if hard is None:
+                    return loss_fn(q, d, config.temperature, config.normalize)
                 ids = hard[idx]                                      # (B, n) rows of the bank
                 negs = model.encode_documents(_take(bank, ids.reshape(-1))).reshape(*ids.shape, -1)  # (B, n, dim)
-            loss = info_nce(q, d, config.temperature, config.normalize, negs)
-            if teacher is not None:
-                t = teacher[idx]                                     # (B, 1 + n)
-                has = ~torch.isnan(t[:, 0])
-                if has.any():
-                    cand = torch.cat([d[:, None], negs], 1)[has]       # (b, 1 + n, dim)
-                    qq = q[has][:, None]
-                    if config.normalize:
-                        qq, cand = F.normalize(qq, dim=-1), F.normalize(cand, dim=-1)
-                    student = (qq * cand).sum(-1) / config.temperature  # (b, 1 + n)
-                    loss = loss + config.distill_weight * kl_distillation(student, t[has], config.distill_temperature)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+                loss = loss_fn(q, d, config.temperature, config.normalize, negs)
+                if teacher is not None:
+                    t = teacher[idx]                                 # (B, 1 + n)
+                    has = ~torch.isnan(t[:, 0])
+                    if has.any():
+                        cand = torch.cat([d[:, None], negs], 1)[has]   # (b, 1 + n, dim)
+                        qq = q[has][:, None]
+                        if config.normalize:
+                            qq, cand = F.normalize(qq, dim=-1), F.normalize(cand, dim=-1)
+                        student = (qq * cand).sum(-1) / config.temperature  # (b, 1 + n)
+                        loss = loss + config.distill_weight * kl_distillation(student, t[has], config.distill_temperature)
+                return loss
+
+            value = step_fn(model, opt, _take(Xq, idx), _take(Xd, idx), batch_loss)
+            if not isinstance(value, (float, int, torch.Tensor)) or (torch.is_tensor(value) and value.numel() != 1):
+                raise TypeError(f"step_fn must return the batch's loss as a number, got {value!r:.80}")
+            value = float(value)
+            if not np.isfinite(value):
+                raise FloatingPointError(f"epoch {epoch}: the training loss is {value}: lower the learning rate, "
+                                         "raise the temperature, or check the loss function for a division by zero")
+            losses.append(float(value))
         r = record(epoch, float(np.mean(losses)), time.perf_counter() - start)
         if dev is not None:
             if r["dev_ndcg10"] > best_score:

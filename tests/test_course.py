@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from asymkit.tools import course
-from wrong_answers import WRONG
+from wrong_answers import DELEGATE, WRONG
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = course.lesson_ids(REPO)
@@ -51,8 +51,9 @@ def test_lesson_structure(lesson):
         assert test["grade"] and test["grade_id"] == f"{gid}_tests" and test["points"] > 0
         assert "### BEGIN HIDDEN TESTS" in nb_cells[i + 1].source
     assert "Check yourself" in "".join(c.source for c in nb_cells if c.cell_type == "markdown")
-    assert set(WRONG[lesson][0]) == set(course.solution_sources(lesson, REPO)), \
-        "every exercise needs a realistic wrong answer in tests/wrong_answers.py"
+    exercises = set(course.solution_sources(lesson, REPO))
+    assert set(WRONG[lesson][0]) == exercises, "every exercise needs a realistic wrong answer in tests/answers/"
+    assert set(DELEGATE[lesson]) == exercises, "every exercise needs a delegation answer in tests/answers/"
 
 
 VISIBLE_PASSED = "visible tests passed"
@@ -87,6 +88,8 @@ def test_autograde_round_trip(lesson, tmp_path):
       stderr (nbgrader gives such a cell 0, whatever its asserts say);
     - stub: the untouched student notebook scores 0 on every graded cell;
     - each wrong-answer set loses exactly its exercises' points;
+    - the delegation set (every exercise answered by calling or aliasing asymkit's implementation) passes
+      every visible test, as a correct answer would, and scores 0 on every exercise;
     - each sneaky wrong answer passes the visible part of its test cell (read from the autograded
       notebook: the visible part runs first, exactly as in the student's notebook, and ends by printing
       that it passed) and still loses its points to the hidden tests.
@@ -105,6 +108,8 @@ def test_autograde_round_trip(lesson, tmp_path):
         answers = {gid: code for gid, (code, _) in wrong.items()}
         submissions[f"wrong{n}"] = course.fill_student_notebook(student_nb, answers, subs / f"wrong{n}.ipynb")
 
+    submissions["delegate"] = course.fill_student_notebook(student_nb, DELEGATE[lesson], subs / "delegate.ipynb")
+
     scores = course.autograde(work, lesson, submissions, REPO, workers=2)
     graded = {s: cells(work / "autograded" / s / lesson / f"{lesson}.ipynb") for s in submissions}
     points = {gid: c.metadata["nbgrader"]["points"] for gid, c in graded_cells(student_nb).items()}
@@ -121,6 +126,15 @@ def test_autograde_round_trip(lesson, tmp_path):
             assert not stderr, f"{gid} writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}"
     assert {g: s for g, (s, _) in scores["full"].items()} == points, "the solutions must get full marks"
     assert all(s == 0 for s, _ in scores["stub"].values()), "the untouched stubs must score 0 on every cell"
+    delegated = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded["delegate"]}
+    for gid in points:
+        assert VISIBLE_PASSED in outputs_text(delegated[gid]), \
+            f"the delegation answer for {gid} should pass the visible tests (it is correct):\n" \
+            + "\n".join(f"{e.ename}: {e.evalue}" for e in errors(delegated[gid]))
+        assert scores["delegate"][gid][0] == 0, f"{gid}: delegating to asymkit earned {scores['delegate'][gid][0]} points"
+        assert any("Delegated" in e.ename or "your own" in e.evalue for e in errors(delegated[gid])), \
+            f"{gid}: the delegation answer lost its points, but not to the delegation check: " \
+            + "\n".join(f"{e.ename}: {e.evalue}" for e in errors(delegated[gid]))
     for n, wrong in enumerate(wrong_sets):
         got = scores[f"wrong{n}"]
         lost = {f"{gid}_tests" for gid in wrong}

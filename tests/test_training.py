@@ -171,6 +171,68 @@ def test_training_is_seeded():
     assert hc.column("loss") != ha.column("loss")
 
 
+def test_batch_statistics_in_batch_accuracy_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    d = torch.tensor([[1.0, 0.0], [1.0, -0.1], [0.0, -1.0]])
+    # cosine rows: query 0 its own (1 > 0.995 > 0); query 1 prefers doc 0 (0 > -0.0995); query 2 its own (1)
+    stats = train.batch_statistics(q, d, normalize=True)
+    assert stats["in_batch_acc"] == pytest.approx(2 / 3)
+    assert train.batch_statistics(q, q, normalize=True)["in_batch_acc"] == pytest.approx(1.0)
+    tie = torch.ones(2, 2)
+    assert train.batch_statistics(tie, tie)["in_batch_acc"] == 0.0       # a tie is not a win
+
+
+def test_custom_loss_step_and_statistics_are_the_ones_used():
+    Q, D = paired_data(200)
+    cfg = train.TrainConfig(epochs=2, batch_size=32, lr=1e-2, device="cpu")
+    calls = {"loss": 0, "step": 0, "stats": 0}
+
+    def my_loss(q, d, temperature, normalize):
+        calls["loss"] += 1
+        return losses.info_nce(q, d, temperature, normalize)
+
+    def my_step(model, optimizer, q_in, d_in, batch_loss):
+        calls["step"] += 1
+        return train.training_step(model, optimizer, q_in, d_in, batch_loss)
+
+    def my_stats(q, d, normalize):
+        calls["stats"] += 1
+        return {**train.batch_statistics(q, d, normalize), "mine": 1.0}
+
+    ref = train.train_towers(towers.TowerModel(16, residual=False), Q, D, cfg, progress=False)
+    got = train.train_towers(towers.TowerModel(16, residual=False), Q, D, cfg, progress=False,
+                             loss_fn=my_loss, step_fn=my_step, statistics_fn=my_stats)
+    assert got.column("loss") == ref.column("loss") and got.column("pos_sim") == ref.column("pos_sim")
+    assert calls["step"] == 2 * math.ceil(200 / 32) and calls["stats"] == 3 and calls["loss"] > calls["step"]
+    assert got.column("mine") == [1.0, 1.0, 1.0]
+
+    def lazy_step(model, optimizer, q_in, d_in, batch_loss):        # forgets optimizer.step()
+        q, d = model(q_in, d_in)
+        loss = batch_loss(q, d)
+        loss.backward()
+        return loss.item()
+
+    model = towers.TowerModel(16, residual=False)
+    before = [p.detach().clone() for p in model.parameters()]
+    train.train_towers(model, Q, D, cfg, progress=False, step_fn=lazy_step)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_custom_loss_and_step_errors():
+    Q, D = paired_data(64)
+    cfg = train.TrainConfig(epochs=1, batch_size=32, device="cpu")
+    hard = mining.mine_hard_negatives(Q, D, [[i] for i in range(len(Q))], n=2, depth=10)
+    with pytest.raises(ValueError, match="fifth argument"):
+        train.train_towers(towers.TowerModel(16), Q, D, cfg, doc_bank=D, hard_negative_ids=hard, progress=False,
+                           loss_fn=lambda q, d, t, n: losses.info_nce(q, d, t, n))
+    with pytest.raises(TypeError, match="step_fn must return"):
+        train.train_towers(towers.TowerModel(16), Q, D, cfg, progress=False, step_fn=lambda *a: None)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train.train_towers(towers.TowerModel(16), Q, D, cfg, progress=False, step_fn=lambda *a: float("nan"))
+    with pytest.raises(TypeError, match="statistics_fn must return a dict"):
+        train.train_towers(towers.TowerModel(16), Q, D, cfg, progress=False, statistics_fn=lambda q, d, n: 1.0)
+
+
 def test_training_with_hard_negatives_runs_and_validates_ids():
     Q, D = paired_data(200)
     hard = mining.mine_hard_negatives(Q, D, [[i] for i in range(len(Q))], n=2, depth=10)

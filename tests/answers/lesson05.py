@@ -1,0 +1,68 @@
+"""Answer sets for lesson 05_asymmetry, used by the nbgrader round trip (tests/test_course.py).
+
+``WRONG`` is a list of submissions; each maps a solution cell's grade_id to ``(code, passes_visible)``.
+``passes_visible=True`` marks a *sneaky* mistake that the visible tests let through: the round trip checks
+that a learner would indeed see them pass, and that the hidden tests still take the points away.
+
+``DELEGATE`` maps every exercise's grade_id to an answer that calls or aliases asymkit's implementation of
+the same idea: correct, so it passes the visible tests, and worth 0 points in the hidden tests.
+"""
+
+WRONG = [
+    {   # classic mistakes: the visible tests catch them
+        "ex1_k_occurrence": ('''
+def k_occurrence(S, k):
+    top = np.argsort(S, axis=1)[:, :k]                     # the k *lowest* scores
+    return np.bincount(top.ravel(), minlength=S.shape[1])
+''', False),
+        "ex2_asymmetry_stats": ('''
+def asymmetry_stats(Q, D, relevant, random):
+    Q, D = np.asarray(Q, dtype=float), np.asarray(D, dtype=float)
+    dot = lambda p: float((Q[p[:, 0]] * D[p[:, 1]]).sum(1).mean())    # inner product, not cosine
+    q, d = float(np.linalg.norm(Q, axis=1).mean()), float(np.linalg.norm(D, axis=1).mean())
+    return {"q_norm": q, "d_norm": d, "ratio": q / d, "cos_relevant": dot(np.asarray(relevant)),
+            "cos_random": dot(np.asarray(random))}
+''', False),
+        "ex3_alignment": ('''
+def fit_procrustes(Q_train, D_train):
+    W, *_ = np.linalg.lstsq(Q_train, D_train, rcond=None)  # least squares: not orthogonal
+    return W
+
+
+def align(setup):
+    return setup.queries @ fit_procrustes(setup.train_queries, setup.train_docs), setup.docs
+''', False),
+    },
+    {   # sneaky mistakes: the visible tests pass, the hidden tests catch them
+        "ex1_k_occurrence": ('''
+def k_occurrence(S, k):
+    top = np.argsort(-np.asarray(S), axis=1)[:, :k]
+    return np.unique(top, return_counts=True)[1]           # drops the documents nobody retrieved
+''', True),
+        "ex2_asymmetry_stats": ('''
+def asymmetry_stats(Q, D, relevant, random):
+    Q, D = np.asarray(Q, dtype=float), np.asarray(D, dtype=float)
+    def mean_cos(p):
+        a, b = Q[p[:, 1]], D[p[:, 0]]                      # the pair's columns read the wrong way round
+        return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).mean())
+    q, d = float(np.linalg.norm(Q, axis=1).mean()), float(np.linalg.norm(D, axis=1).mean())
+    return {"q_norm": q, "d_norm": d, "ratio": d / q, "cos_relevant": mean_cos(np.asarray(relevant)),
+            "cos_random": mean_cos(np.asarray(random))}
+''', True),
+        "ex3_alignment": ('''
+def fit_procrustes(Q_train, D_train):
+    Qn = Q_train / np.linalg.norm(Q_train, axis=1, keepdims=True)
+    Dn = D_train / np.linalg.norm(D_train, axis=1, keepdims=True)
+    U, _, Vt = np.linalg.svd(Qn.T @ Dn)
+    return U @ Vt
+
+
+def align(setup):
+    rows = [setup.doc_ids.index(next(iter(setup.qrels[q]))) for q in setup.query_ids]
+    W = fit_procrustes(setup.queries, setup.docs[rows])    # fitted on the test pairs
+    return setup.queries @ W, setup.docs
+''', True),
+    },
+]
+
+DELEGATE = {}
