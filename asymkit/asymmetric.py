@@ -1,4 +1,4 @@
-"""Real asymmetric setups, built from models the course already has (seed 000 §2, lesson 05).
+"""Real asymmetric setups, built from models the course already has (lesson 05).
 
 Each function returns an :class:`AsymmetricSetup`: query vectors and document vectors for a
 split, produced the way a real system could produce them by mistake, plus the same
@@ -6,15 +6,15 @@ representation of the *train* split's (query, relevant document) pairs so a fix 
 alignment layer) can be fitted without touching the test split. Nothing here is a random
 matrix standing in for an embedding: every vector comes out of MiniLM or a tower trained on it.
 
-=========================  =====================================================  ===========
-setup                      what goes wrong                                        seed 000 §2
-=========================  =====================================================  ===========
+=========================  =====================================================  =====================
+setup                      what goes wrong                                        cause
+=========================  =====================================================  =====================
 ``symmetric``              nothing: the baseline (MiniLM, unit vectors both sides)  -
-``unnormalized_documents`` queries unit length, documents stored raw, scored by IP  cause 2, 3
-``unaligned_doc_tower``    documents through a trained document tower, queries      cause 1, 4
+``unnormalized_documents`` queries unit length, documents stored raw, scored by IP  normalisation, metric
+``unaligned_doc_tower``    documents through a trained document tower, queries      encoders, spaces
                            never through its query tower
-``raw_dot_towers``         twin towers trained on raw dot products (lesson 06)      cause 2
-=========================  =====================================================  ===========
+``raw_dot_towers``         twin towers trained on raw dot products (lesson 06)      normalisation
+=========================  =====================================================  =====================
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def unnormalized_documents(ds: data.RetrievalDataset, split: str = "test",
 
 
 def _towers(ds, encoder, normalize: bool, temperature: float, epochs: int, n_extra: int, seed: int):
-    """Lesson 06's towers: seed 003's projection model, 5 epochs at lr 3e-4, batch 64."""
+    """Lesson 06's towers: the asymmetric projection model, 5 epochs at lr 3e-4, batch 64."""
     from . import corpora, towers, train
 
     pairs = corpora.training_set(ds, n_extra, encoder)
@@ -115,7 +115,7 @@ def unaligned_doc_tower(ds: data.RetrievalDataset, split: str = "test", encoder:
 
 def raw_dot_towers(ds: data.RetrievalDataset, split: str = "test", encoder: encoders.BiEncoder | None = None,
                    epochs: int = 5, n_extra: int | None = None, seed: int = settings.SEED) -> AsymmetricSetup:
-    """Twin projection towers trained with InfoNCE on raw dot products at temperature 1 (seed 003's recipe),
+    """Twin projection towers trained with InfoNCE on raw dot products at temperature 1 (lesson 06's failing recipe),
     served with IP as trained: the norms carry the score (lesson 06)."""
     from .towers import encode
 

@@ -1,4 +1,4 @@
-"""Turning reranker scores into probabilities you can threshold (seed 001 §5).
+"""Turning reranker scores into probabilities you can threshold.
 
 A cross-encoder trained listwise outputs logits whose *differences* within one query matter and
 whose absolute level means nothing: ``sigmoid(score)`` is not "the probability this document is

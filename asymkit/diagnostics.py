@@ -1,7 +1,7 @@
-"""Detecting query/document asymmetry on real vectors, and the fixes (seed 000 §4-§5, seed 003).
+"""Detecting query/document asymmetry on real vectors, and the fixes (lessons 05 and 06).
 
 Query and document vectors are *asymmetric* when they come out of different encoders,
-poolings, normalisations or feature spaces. The checks of seed 000 §4, each a function here:
+poolings, normalisations or feature spaces. The checks, each a function here:
 
 - norms: ``E||q||`` vs ``E||d||`` and their spread (:func:`norm_stats`);
 - cosine of random (q, d) pairs vs relevant pairs (:func:`cosine_samples`);
@@ -254,7 +254,7 @@ class AsymmetryReport:
 def asymmetry_report(query_ids: Sequence[str], Q: np.ndarray, doc_ids: Sequence[str], D: np.ndarray,
                      qrels: dict[str, dict[str, int]], k: int = 10, thresholds: dict | None = None,
                      n_random: int = 5000, seed: int = settings.SEED) -> AsymmetryReport:
-    """Run every check of seed 000 §4 on query vectors ``Q`` ``(n_q, dim)`` and document vectors ``D``
+    """Run every check of this module on query vectors ``Q`` ``(n_q, dim)`` and document vectors ``D``
     ``(n_d, dim)`` as they would be served (the naive similarity is the inner product), and say what is wrong.
 
     The flags, each with what to do:

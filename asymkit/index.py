@@ -6,7 +6,7 @@ Every index here is built for one of three metrics, and says which:
     "ip"      raw inner product: right for models trained with dot products, wrong for cosine models
     "l2"      Euclidean distance; scores are returned as  -||q - d||^2  so higher is always better
 
-The index kinds (seed 001 §10) and their knobs:
+The index kinds and their knobs:
 
     "flat"   exact search, the truth the others are measured against        memory N*d*4 bytes
     "ivf"    k-means into ``nlist`` cells, search the ``nprobe`` nearest     + centroids

@@ -1,4 +1,4 @@
-"""Contrastive losses for bi-encoders and twin towers (seed 001 §4, §9.1).
+"""Contrastive losses for bi-encoders and twin towers.
 
 InfoNCE with in-batch negatives: for a batch of B (query, positive document) pairs,
 every other query's positive is a negative for this query, so one matrix product gives
@@ -9,7 +9,7 @@ a B-way classification problem whose right answer is the diagonal:
 
 ``normalize=True`` makes ``sim`` the cosine; ``False`` uses the raw dot product, which
 lets a model lower the loss by growing vector norms instead of learning directions
-(seed 003, lesson 06). The temperature sets how peaked the softmax is: small values
+(lesson 06). The temperature sets how peaked the softmax is: small values
 (0.02-0.1) punish the hardest negatives most and suit cosine scores in [-1, 1]; 1.0
 with cosine gives a weak, flat signal. With normalisation, ``scale = 1 / temperature``
 (sentence-transformers' MultipleNegativesRankingLoss uses scale 20, i.e. temperature 0.05).
@@ -114,7 +114,7 @@ class MarginLoss(nn.Module):
         return margin_loss(q, d_pos, d_neg, self.margin, self.normalize)
 
 
-# --------------------------------------------------------------------------- reranker losses (seed 001 §4)
+# --------------------------------------------------------------------------- reranker losses
 # Scores here are a cross-encoder's (or any scorer's) outputs for groups of candidates: a
 # ``(B, 1 + n)`` matrix whose column 0 is the query's positive and columns 1..n its negatives.
 
@@ -155,7 +155,7 @@ def pointwise_bce(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def kl_distillation(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Distillation over a candidate list: ``T^2 * KL(softmax(teacher / T) || softmax(student / T))``,
-    averaged over the B rows of the ``(B, m)`` score matrices (seed 001 §9.4).
+    averaged over the B rows of the ``(B, m)`` score matrices (Hinton et al., 2015).
 
     The ``T^2`` factor is Hinton et al.'s (2015, "Distilling the Knowledge in a Neural Network"):
     the gradient of the softened KL with respect to the student's scores shrinks roughly as

@@ -1,7 +1,7 @@
 """Hard negatives: documents the current model ranks high for a query, that are not its answer.
 
 In-batch negatives are random documents, and most are easy to tell apart from the answer.
-Hard negatives (seed 001 §4) are mined by searching the corpus with the current model
+Hard negatives are mined by searching the corpus with the current model
 (here with an ``asymkit.index`` FAISS index) and keeping top-ranked documents that are
 not the query's positive.
 

@@ -1,4 +1,4 @@
-"""The hybrid pipeline of seed 001 §3, §10: ANN top-K (bi-encoder + FAISS) -> cross-encoder top-R.
+"""The hybrid pipeline: ANN top-K (bi-encoder + FAISS) -> cross-encoder top-R.
 
 The first stage is cheap per document (one vector product each, or fewer with an ANN index) and
 finds K candidates; the cross-encoder is expensive per *pair* and reorders only the first R of

@@ -1,11 +1,11 @@
 """Trainable towers over frozen, cached backbone embeddings: shared (bi-encoder) or twin.
 
-seed 001: a bi-encoder applies one network to both sides, ``q = f(y), d = f(x)``; a twin
+A bi-encoder applies one network to both sides, ``q = f(y), d = f(x)``; a twin
 tower has one per side, ``q = f_q(y), d = f_d(x)``, so the query side can specialise in
 short queries and the document side in long documents.
 
 Here the heavy transformer stays frozen and its embeddings come from the cache; what
-trains is a small tower on top (seed 003's "projection" design), which takes seconds on
+trains is a small tower on top (a "projection" design), which takes seconds on
 a CPU. A tower is *residual* by default,
 
     tower(x) = x + W x + b        with W = 0, b = 0 at the start,
@@ -221,7 +221,7 @@ class TransformerTowerModel(nn.Module):
 
 
 def asymmetric_projection_model(dim: int = 384, hidden: int | None = None, seed: int = settings.SEED) -> TowerModel:
-    """Seed 003's *AsymmetricProjectionModel*: a frozen backbone's embeddings go through separate query
+    """The *asymmetric projection model* of lesson 06: a frozen backbone's embeddings go through separate query
     and document projections, learned from a random start (no residual): linear by default, a 2-layer
     MLP with ``hidden`` units otherwise. Whether it learns or cheats is decided by the loss: train it with
     ``TrainConfig(normalize=True, temperature=0.05)`` (cosine) or ``normalize=False`` (raw dot, lesson 06).

@@ -1,7 +1,7 @@
 """One training loop for every tower model (over cached embeddings, or the transformer itself on texts),
 with a per-epoch monitor.
 
-The monitor is what seed 003 wishes it had watched from epoch 1: on a fixed sample of
+The monitor watches what training can go wrong on from epoch 1: on a fixed sample of
 training pairs (the first ``monitor_size``) it records, before training (epoch 0) and after every epoch,
 
     loss          the training loss on the sample: InfoNCE over consecutive chunks of ``batch_size``
@@ -10,7 +10,7 @@ training pairs (the first ``monitor_size``) it records, before training (epoch 0
     pos_sim       mean similarity of each query with its own document (training similarity)
     neg_sim       mean similarity of each query with the other documents of the sample
     q_norm_mean / q_norm_std, d_norm_mean / d_norm_std   vector lengths
-    q_std / d_std std of all embedding values (seed 003's "embedding std")
+    q_std / d_std std of all embedding values (the "embedding std")
     dev_ndcg10    NDCG@10 on the dev split, when a dev task is given
 
 Positive similarity climbing every epoch while norms grow is the signature of magnitude
@@ -189,7 +189,7 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
         teacher_scores: ``(N, 1 + n)`` a teacher's scores (e.g. a cross-encoder's logits) of each pair's
             positive (column 0) and its ``n`` hard negatives; adds ``distill_weight`` x the KL divergence
             from the teacher's softmax to the student's (its similarities / temperature) over that list
-            (seed 001 §9.4). A row of NaN = no teacher for that pair (only InfoNCE).
+            (Hinton et al., 2015). A row of NaN = no teacher for that pair (only InfoNCE).
 
         loss_fn: the contrastive loss, ``loss_fn(q, d, temperature, normalize)`` on ``(B, dim)`` tower
             outputs (default :func:`asymkit.losses.info_nce`); with hard negatives it gets them as a fifth

@@ -351,7 +351,7 @@ def lesson05_headlines(fast: bool) -> list[tuple[str, str]]:
 
 
 def lesson06_headlines(fast: bool) -> list[tuple[str, str]]:
-    """Seed 003's table on the embedded data: the failing recipe (raw dot, T=1) and the fix (cosine, T=0.05).
+    """Lesson 06's table on the embedded data: the failing recipe (raw dot, T=1) and the fix (cosine, T=0.05).
     Targets (default mode): failing <= 0.5x baseline with positive similarity growing every epoch; fixed >= +5%."""
     from asymkit import corpora, data, encoders, settings, towers, train
 
