@@ -86,7 +86,9 @@ def test_autograde_round_trip(lesson, tmp_path):
     - full: the solutions score full marks, no cell of the lesson raises (this execution is also the proof
       that the solution notebook runs top to bottom, as nbval used to run it), and no graded cell writes to
       stderr (nbgrader gives such a cell 0, whatever its asserts say);
-    - stub: the untouched student notebook scores 0 on every graded cell;
+    - stub: the untouched student notebook scores 0 on every graded cell, and still runs top to bottom:
+      no cell other than the exercises' test cells raises, since the lesson falls back to the library's
+      version of every exercise not done yet (saying so in a visible line);
     - each wrong-answer set loses exactly its exercises' points;
     - the delegation set (every exercise answered by calling or aliasing asymkit's implementation) passes
       every visible test, as a correct answer would, and scores 0 on every exercise;
@@ -126,6 +128,13 @@ def test_autograde_round_trip(lesson, tmp_path):
             assert not stderr, f"{gid} writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}"
     assert {g: s for g, (s, _) in scores["full"].items()} == points, "the solutions must get full marks"
     assert all(s == 0 for s, _ in scores["stub"].values()), "the untouched stubs must score 0 on every cell"
+    for i, cell in enumerate(graded["stub"]):
+        if cell.cell_type == "code" and errors(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") not in points:
+            err = errors(cell)[0]
+            pytest.fail(f"{lesson}: with the exercises not done, cell {i} raises {err.ename}: {err.evalue}: fall back "
+                        f"to the library (asymkit.fallback.use_mine)\n{cell.source[:500]}")
+    assert "not done yet: using the library's version" in "".join(outputs_text(c) for c in graded["stub"]), \
+        "the stub notebook never says it falls back to the library's version of an exercise"
     delegated = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded["delegate"]}
     for gid in points:
         assert VISIBLE_PASSED in outputs_text(delegated[gid]), \

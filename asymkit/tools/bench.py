@@ -4,6 +4,7 @@
     asymkit-bench --cold                # first run on an empty cache, then a cached re-run
     asymkit-bench --lessons 01_bi_encoder --modes fast
     asymkit-bench --no-notebooks        # headline numbers only
+    asymkit-bench --no-headlines        # wall times only
     asymkit-bench --lessons 04_cross_encoder --modes default --no-notebooks --distillation-sweep
 
 Wall time is for the solution notebook, top to bottom in a fresh kernel. "first run" uses
@@ -414,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES))
     parser.add_argument("--cold", action="store_true", help="time the first run on an empty cache")
     parser.add_argument("--no-notebooks", action="store_true", help="skip the wall times")
+    parser.add_argument("--no-headlines", action="store_true", help="only the wall times")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--distillation-sweep", action="store_true",
                         help="also vary lesson 04's distillation (taught pairs, teacher, weight, temperature)")
@@ -427,10 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_notebooks:
         print("== lesson wall time (solution notebook, fresh kernel) ==")
         report["wall_time"] = time_lessons(lessons, args.modes, args.cold)
-    print("\n== headline numbers ==")
     report["headlines"] = {}
+    if not args.no_headlines:
+        print("\n== headline numbers ==")
     for lesson in lessons:
-        if lesson not in HEADLINES:
+        if lesson not in HEADLINES or args.no_headlines:
             continue
         for mode in args.modes:
             rows = HEADLINES[lesson](mode == "fast")
