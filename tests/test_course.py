@@ -61,7 +61,7 @@ HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
 def outputs_text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
 
 
 def errors(cell) -> list:
