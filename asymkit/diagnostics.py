@@ -5,6 +5,7 @@ poolings, normalisations or feature spaces. The checks, each a function here:
 
 - norms: ``E||q||`` vs ``E||d||`` and their spread (:func:`norm_stats`);
 - cosine of random (q, d) pairs vs relevant pairs (:func:`cosine_samples`);
+- the mean norms and the mean cosine of given relevant and random pairs, in one dict (:func:`asymmetry_stats`);
 - Recall@K / NDCG@10 under L2, inner product and cosine side by side (:func:`metric_table`);
 - hubness: the k-occurrence ``N_k(d)`` = how many queries have ``d`` in their top k; a skewed
   ``N_k`` means a few documents "pull" many queries (:func:`k_occurrence`, :func:`skewness`);
@@ -76,6 +77,35 @@ def cosine_samples(Q: np.ndarray, D: np.ndarray, pairs: np.ndarray, n_random: in
     rng = np.random.default_rng(seed)
     qi, di = rng.integers(len(Q), size=n_random), rng.integers(len(D), size=n_random)
     return _cos_rows(Q[qi], D[di]), _cos_rows(Q[pairs[:, 0]], D[pairs[:, 1]])
+
+
+def _check_rows(pairs, n_q: int, n_d: int, name: str) -> np.ndarray:
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty (n, 2) integer array of (query row, document row), "
+                         f"got shape {pairs.shape} and dtype {pairs.dtype}")
+    if pairs.min() < 0 or pairs[:, 0].max() >= n_q or pairs[:, 1].max() >= n_d:
+        raise ValueError(f"{name} holds a row outside the {n_q} queries or {n_d} documents: "
+                         "column 0 indexes the queries, column 1 the documents")
+    return pairs
+
+
+def pair_cosines(Q: np.ndarray, D: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``(n,)`` the cosine of each pair of ``pairs`` ``(n, 2)`` = (query row of ``Q``, document row of ``D``)."""
+    Q, D = _check_pair(Q, D)
+    pairs = _check_rows(pairs, len(Q), len(D), "pairs")
+    return _cos_rows(Q[pairs[:, 0]], D[pairs[:, 1]])
+
+
+def asymmetry_stats(Q: np.ndarray, D: np.ndarray, relevant: np.ndarray, random: np.ndarray) -> dict[str, float]:
+    """The norm and cosine checks in one dict (lesson 05, exercise 2): ``q_norm`` and ``d_norm`` (mean L2 norm
+    of the rows of ``Q`` ``(n_q, dim)`` and ``D`` ``(n_d, dim)``), ``ratio = d_norm / q_norm``, and
+    ``cos_relevant`` / ``cos_random``: the mean cosine of the ``(n, 2)`` (query row, document row) pairs in
+    ``relevant`` and in ``random``. In one shared space the relevant pairs sit clearly higher."""
+    norms = norm_stats(Q, D)
+    return {"q_norm": norms["q_norm_mean"], "d_norm": norms["d_norm_mean"], "ratio": norms["ratio"],
+            "cos_relevant": float(pair_cosines(Q, D, relevant).mean()),
+            "cos_random": float(pair_cosines(Q, D, random).mean())}
 
 
 def scores(Q: np.ndarray, D: np.ndarray, similarity: str) -> np.ndarray:
@@ -253,9 +283,13 @@ class AsymmetryReport:
 
 def asymmetry_report(query_ids: Sequence[str], Q: np.ndarray, doc_ids: Sequence[str], D: np.ndarray,
                      qrels: dict[str, dict[str, int]], k: int = 10, thresholds: dict | None = None,
-                     n_random: int = 5000, seed: int = settings.SEED) -> AsymmetryReport:
+                     n_random: int = 5000, seed: int = settings.SEED, *,
+                     counts: np.ndarray | None = None) -> AsymmetryReport:
     """Run every check of this module on query vectors ``Q`` ``(n_q, dim)`` and document vectors ``D``
     ``(n_d, dim)`` as they would be served (the naive similarity is the inner product), and say what is wrong.
+
+    ``counts``: the ``(n_d,)`` k-occurrence of the documents under the inner product at this ``k``, when it
+    is already computed (lesson 05 passes the learner's own); ``None`` computes it with :func:`k_occurrence`.
 
     The flags, each with what to do:
     norm scale mismatch; document norms that vary and decide the IP ranking; Recall@k that depends on the
@@ -269,7 +303,13 @@ def asymmetry_report(query_ids: Sequence[str], Q: np.ndarray, doc_ids: Sequence[
     norms = norm_stats(Q, D)
     rand, rel = cosine_samples(Q, D, relevant_pairs(query_ids, doc_ids, qrels), n_random, seed)
     by_sim = metric_table(query_ids, Q, doc_ids, D, qrels, (f"Recall@{k}", "NDCG@10"))
-    counts = k_occurrence(Q, D, k, "ip")
+    if counts is None:
+        counts = k_occurrence(Q, D, k, "ip")
+    else:
+        counts = np.asarray(counts)
+        if counts.shape != (len(D),):
+            raise ValueError(f"counts has shape {counts.shape} but there are {len(D)} documents: pass one "
+                             f"k-occurrence per document (k_occurrence(Q, D, {k}, 'ip'))")
     top1 = max(1, len(D) // 100)
     hub_share = float(np.sort(counts)[::-1][:top1].sum() / max(counts.sum(), 1))
     corr = norm_retrieval_correlation(D, counts)

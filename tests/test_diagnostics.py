@@ -25,6 +25,21 @@ def test_cosine_samples_and_relevant_pairs():
         dg.relevant_pairs(["a"], ["x"], {"a": {"z": 1}})
 
 
+def test_asymmetry_stats_and_pair_cosines_by_hand():
+    Q = np.array([[3.0, 4.0], [0.0, 1.0]])
+    D = np.array([[1.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    assert dg.pair_cosines(Q, D, np.array([[0, 0], [1, 1], [1, 2]])) == pytest.approx([0.6, 1.0, 1 / np.sqrt(2)])
+    st = dg.asymmetry_stats(Q, D, np.array([[1, 1]]), np.array([[0, 0], [1, 1]]))
+    assert st["q_norm"] == pytest.approx(3.0) and st["d_norm"] == pytest.approx((1 + 2 + np.sqrt(8)) / 3)
+    assert st["ratio"] == pytest.approx(st["d_norm"] / 3.0)
+    assert st["cos_relevant"] == pytest.approx(1.0) and st["cos_random"] == pytest.approx(0.8)
+    assert dg.asymmetry_stats(10 * Q, D, np.array([[1, 1]]), np.array([[0, 0]]))["cos_random"] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match=r"\(n, 2\) integer array"):
+        dg.pair_cosines(Q, D, np.array([0, 1]))
+    with pytest.raises(ValueError, match="column 0 indexes the queries"):
+        dg.pair_cosines(Q, D, np.array([[2, 0]]))
+
+
 def test_scores_under_each_similarity():
     Q, D = np.array([[1.0, 0.0]]), np.array([[2.0, 0.0], [0.0, 1.0]])
     assert dg.scores(Q, D, "ip").tolist() == [[2.0, 0.0]]
@@ -75,6 +90,16 @@ def _synthetic(n=300, dim=32, seed=0):
 def test_report_flags_nothing_on_equal_norms():
     rep = dg.asymmetry_report(*_synthetic())
     assert rep.ok and "no asymmetry flagged" in rep.summary()
+
+
+def test_report_takes_precomputed_counts_and_checks_their_shape():
+    qids, Q, dids, D, qrels = _synthetic()
+    D = D * np.random.default_rng(1).uniform(0.5, 6.0, size=(len(D), 1))
+    rep = dg.asymmetry_report(qids, Q, dids, D, qrels)
+    given = dg.asymmetry_report(qids, Q, dids, D, qrels, counts=dg.k_occurrence(Q, D, 10, "ip"))
+    assert given.summary() == rep.summary() and np.array_equal(given.k_occurrence, rep.k_occurrence)
+    with pytest.raises(ValueError, match="one k-occurrence per document"):
+        dg.asymmetry_report(qids, Q, dids, D, qrels, counts=rep.k_occurrence[:-1])
 
 
 def test_report_flags_three_times_the_norm_in_words():

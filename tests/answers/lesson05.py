@@ -25,12 +25,11 @@ def asymmetry_stats(Q, D, relevant, random):
 ''', False),
         "ex3_alignment": ('''
 def fit_procrustes(Q_train, D_train):
-    W, *_ = np.linalg.lstsq(Q_train, D_train, rcond=None)  # least squares: not orthogonal
-    return W
+    return np.eye(Q_train.shape[1])                        # orthogonal, the right shape, and does nothing
 
 
 def align(setup):
-    return setup.queries @ fit_procrustes(setup.train_queries, setup.train_docs), setup.docs
+    return setup.queries, setup.docs                       # "aligned": nothing changed
 ''', False),
     },
     {   # sneaky mistakes: the visible tests pass, the hidden tests catch them
@@ -63,6 +62,52 @@ def align(setup):
     return setup.queries @ W, setup.docs
 ''', True),
     },
+    {   # one more of each: the queries' ranking read down the columns, a cosine divided by one norm only (both visible),
+        # Procrustes on unnormalised rows (hidden only)
+        "ex1_k_occurrence": ('''
+def k_occurrence(S, k):
+    top = np.argsort(-np.asarray(S), axis=0)[:k]          # the top k queries of each document, not the other way round
+    return np.bincount(top.ravel(), minlength=np.asarray(S).shape[1])
+''', False),
+        "ex2_asymmetry_stats": ('''
+def asymmetry_stats(Q, D, relevant, random):
+    Q, D = np.asarray(Q, dtype=float), np.asarray(D, dtype=float)
+    def mean_cos(p):
+        a, b = Q[p[:, 0]], D[p[:, 1]]
+        return float(((a * b).sum(1) / np.linalg.norm(a, axis=1)).mean())   # divides by the query's norm only
+    q, d = float(np.linalg.norm(Q, axis=1).mean()), float(np.linalg.norm(D, axis=1).mean())
+    return {"q_norm": q, "d_norm": d, "ratio": d / q,
+            "cos_relevant": mean_cos(np.asarray(relevant)), "cos_random": mean_cos(np.asarray(random))}
+''', False),
+        "ex3_alignment": ('''
+def fit_procrustes(Q_train, D_train):
+    U, _, Vt = np.linalg.svd(Q_train.T @ D_train)          # rows not normalised: long pairs weigh more
+    return U @ Vt
+
+
+def align(setup):
+    return setup.queries @ fit_procrustes(setup.train_queries, setup.train_docs), setup.docs
+''', True),
+    },
 ]
 
-DELEGATE = {}
+DELEGATE = {
+    "ex1_k_occurrence": '''
+def k_occurrence(S, k):
+    top = diagnostics.top_indices(np.asarray(S), k)        # the library's top k, counted here
+    return np.bincount(top.ravel(), minlength=np.asarray(S).shape[1])
+''',
+    "ex2_asymmetry_stats": '''
+from asymkit.diagnostics import asymmetry_stats
+''',
+    "ex3_alignment": '''
+import functools
+
+fit_procrustes = functools.partial(diagnostics.fit_alignment, method="procrustes")
+
+
+def align(setup):
+    W = fit_procrustes(setup.train_queries, setup.train_docs)
+    return diagnostics.apply_alignment(setup.queries, W), setup.docs
+''',
+}
