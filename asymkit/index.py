@@ -268,6 +268,61 @@ def recall_at_k(ann_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
     return float(np.mean(hits) / k)
 
 
+def rescore(queries: np.ndarray, docs: np.ndarray, candidate_ids: np.ndarray, k: int, metric: str = "cosine",
+            batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Re-score each query's candidates exactly with the full-precision vectors and keep the best ``k``.
+
+    A compressed index (IVF-PQ) ranks by approximate scores: ask it for more candidates than you need
+    (say 100), then re-score those exactly; the exact top-k is recovered whenever it is among them.
+
+    Args:
+        queries: ``(n_q, d)`` query vectors.
+        docs: ``(n_d, d)`` the full-precision document vectors.
+        candidate_ids: ``(n_q, c)`` rows of ``docs`` per query, as ``search()`` returns them; -1 is "none".
+        k: how many to keep.
+        metric: ``"cosine"`` (both sides normalised) or ``"ip"``.
+
+    Returns:
+        ``(scores, ids)``, both ``(n_q, k)``, best first (equal scores keep the candidates' order); where a
+        query has fewer than k candidates, the rest is padded with id -1 and score -inf.
+    """
+    if metric not in ("cosine", "ip"):
+        raise ValueError(f"metric must be 'cosine' or 'ip', got {metric!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    Q, D = check_vectors(queries, "queries"), check_vectors(docs, "docs")
+    C = np.asarray(candidate_ids)
+    if C.ndim != 2 or C.shape[0] != Q.shape[0]:
+        raise ValueError(f"candidate_ids has shape {C.shape} for {Q.shape[0]} queries: pass (n_queries, c) ids, "
+                         "as index.search(queries, c) returns them")
+    if not np.issubdtype(C.dtype, np.integer):
+        raise TypeError(f"candidate_ids has dtype {C.dtype}: pass integer row numbers of docs")
+    if C.size and C.max() >= D.shape[0]:
+        raise ValueError(f"candidate id {int(C.max())} is out of range for {D.shape[0]} docs: pass the vectors "
+                         "the index was built from, in the same order")
+    if Q.shape[1] != D.shape[1]:
+        raise ValueError(f"queries have dim {Q.shape[1]} but docs have dim {D.shape[1]}: encode both sides with "
+                         "the same model")
+    if metric == "cosine":
+        Q = l2_normalize(Q)
+    scores = np.full((len(Q), k), -np.inf, dtype=np.float32)
+    ids = np.full((len(Q), k), -1, dtype=np.int64)
+    for start in range(0, len(Q), batch_size):
+        c = C[start:start + batch_size]                               # (b, c)
+        valid = c >= 0
+        V = D[np.where(valid, c, 0)]                                  # (b, c, d) the candidates' vectors
+        if metric == "cosine":
+            V = l2_normalize(V)
+        S = np.einsum("bd,bcd->bc", Q[start:start + batch_size], V)   # (b, c) exact similarities
+        S[~valid] = -np.inf
+        order = np.argsort(-S, axis=1, kind="stable")[:, :k]          # (b, min(k, c)) best first
+        keep = np.take_along_axis(valid, order, axis=1)
+        rows = slice(start, start + len(c))
+        scores[rows, :order.shape[1]] = np.where(keep, np.take_along_axis(S, order, axis=1), -np.inf)
+        ids[rows, :order.shape[1]] = np.where(keep, np.take_along_axis(c, order, axis=1), -1)
+    return scores, ids
+
+
 def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at_a_time: bool = True,
                        repeat: int = 3, threads: int | None = 1) -> float:
     """Measured throughput. ``one_at_a_time`` issues queries singly (online serving, latency-bound);

@@ -122,3 +122,16 @@ def retrieve(query_ids: Sequence[str], queries: np.ndarray, doc_ids: Sequence[st
         raise ValueError(f"{len(doc_ids)} doc ids but {len(docs)} document vectors: pass one id per row")
     scores, indices = top_k(queries, docs, k, metric)
     return to_run(query_ids, doc_ids, scores, indices)
+
+
+def smallest_k_for_recall(ks: Sequence[int], recalls: Sequence[float], target: float) -> int | None:
+    """The smallest cut-off K whose Recall@K is at least ``target``, or ``None`` if no K reaches it.
+
+    ``ks`` and ``recalls`` are a measured Recall@K-vs-K curve (``metrics.recall_curve``), in the same order
+    but not necessarily sorted. This is how a first stage is sized: the fewest candidates that still hold
+    the answer often enough for what comes after (a user's screen, a reranker).
+    """
+    if len(ks) != len(recalls):
+        raise ValueError(f"{len(ks)} cut-offs but {len(recalls)} recalls: pass one Recall@K per K")
+    reached = [int(k) for k, r in zip(ks, recalls) if r >= target]
+    return min(reached) if reached else None

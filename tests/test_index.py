@@ -234,3 +234,48 @@ def test_queries_per_second_is_queries_over_the_best_runs_seconds(clustered, mon
     # as a batch: one search of 1 ms + 20 x 0.1 ms; best of 2 runs (53 ms, 3 ms)
     assert ix.queries_per_second(idx, Q[:20], one_at_a_time=False, repeat=2) == pytest.approx(20 / 0.003)
     assert calls == [(20, 10, 1)] * 2
+
+
+@pytest.mark.parametrize("metric", ["cosine", "ip"])
+def test_rescore_is_exact_search_restricted_to_the_candidates(clustered, metric):
+    Q, D = clustered
+    rng = np.random.default_rng(1)
+    cand = np.array([rng.permutation(len(D))[:50] for _ in range(len(Q))])      # (n_q, 50) in no useful order
+    _, S = brute(Q, D, 1, metric)
+    scores, ids = ix.rescore(Q, D, cand, 10, metric=metric, batch_size=64)
+    assert scores.shape == ids.shape == (len(Q), 10)
+    for q in range(len(Q)):
+        best = cand[q][np.argsort(-S[q, cand[q]], kind="stable")[:10]]
+        assert np.array_equal(ids[q], best)
+        assert np.allclose(scores[q], S[q, best], atol=1e-5)
+
+
+def test_rescore_recovers_the_exact_top_k_from_a_compressed_index(clustered):
+    Q, D = clustered
+    exact = ix.build_index(D, "flat", "cosine")
+    _, exact_ids = exact.search(Q, 10)
+    pq = ix.build_index(D, "ivfpq", "cosine", nlist=16, nprobe=16, pq_m=8, pq_bits=6)
+    _, alone = pq.search(Q, 10)
+    _, cand = pq.search(Q, 100)
+    _, rescored = ix.rescore(Q, D, cand, 10)
+    assert ix.recall_at_k(rescored, exact_ids, 10) > ix.recall_at_k(alone, exact_ids, 10)
+
+
+def test_rescore_pads_missing_candidates():
+    D = np.eye(4, dtype=np.float32)
+    Q = np.array([[1.0, 0.5, 0, 0]], dtype=np.float32)
+    scores, ids = ix.rescore(Q, D, np.array([[3, -1, 1, -1]]), 3)
+    assert ids.tolist() == [[1, 3, -1]]
+    assert scores[0, 2] == -np.inf and np.isfinite(scores[0, :2]).all()
+    _, ids = ix.rescore(Q, D, np.array([[0, 1]]), 5)                 # more asked for than candidates
+    assert ids.tolist() == [[0, 1, -1, -1, -1]]
+
+
+def test_rescore_bad_arguments():
+    D = np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="out of range"):
+        ix.rescore(D[:1], D, np.array([[7]]), 1)
+    with pytest.raises(ValueError, match="n_queries, c"):
+        ix.rescore(D[:2], D, np.array([[0, 1]]), 1)
+    with pytest.raises(TypeError, match="integer"):
+        ix.rescore(D[:1], D, np.array([[0.0]]), 1)

@@ -98,3 +98,18 @@ def test_bad_k_and_metric(vectors):
         search.top_k(Q, D, 3, metric="l2")
     with pytest.raises(ValueError, match="2 query ids but 25 query vectors"):
         search.retrieve(["a", "b"], Q, [str(i) for i in range(len(D))], D)
+
+
+@pytest.mark.parametrize("ks, recalls, target, expected", [
+    ([1, 10, 100], [0.2, 0.6, 0.9], 0.5, 10),
+    ([100, 1, 10], [0.9, 0.2, 0.6], 0.5, 10),       # any order
+    ([5, 20, 50], [0.1, 0.5, 0.8], 0.5, 20),        # "at least": >=
+    ([1, 10, 100], [0.2, 0.6, 0.9], 0.95, None),
+])
+def test_smallest_k_for_recall(ks, recalls, target, expected):
+    assert search.smallest_k_for_recall(ks, recalls, target) == expected
+
+
+def test_smallest_k_for_recall_needs_one_recall_per_k():
+    with pytest.raises(ValueError, match="one Recall@K per K"):
+        search.smallest_k_for_recall([1, 10], [0.5], 0.4)
