@@ -290,7 +290,16 @@ def rescore(queries: np.ndarray, docs: np.ndarray, candidate_ids: np.ndarray, k:
         raise ValueError(f"metric must be 'cosine' or 'ip', got {metric!r}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    Q, D = check_vectors(queries, "queries"), check_vectors(docs, "docs")
+    Q = check_vectors(queries, "queries")
+    # docs is the whole full-precision corpus: check its shape and type here, but read (and check for NaN/inf)
+    # only the candidates' rows below, so one query costs O(c * d), not a pass over all N * d numbers.
+    D = np.asarray(docs)
+    if D.ndim != 2:
+        raise ValueError(f"docs must be a 2-D array (n, d), got shape {D.shape}: stack single vectors with X[None, :]")
+    if D.shape[0] == 0:
+        raise ValueError(f"docs is empty (shape {D.shape}): pass at least one vector")
+    if not np.issubdtype(D.dtype, np.number):
+        raise TypeError(f"docs has dtype {D.dtype}, expected floating point numbers")
     C = np.asarray(candidate_ids)
     if C.ndim != 2 or C.shape[0] != Q.shape[0]:
         raise ValueError(f"candidate_ids has shape {C.shape} for {Q.shape[0]} queries: pass (n_queries, c) ids, "
@@ -310,7 +319,10 @@ def rescore(queries: np.ndarray, docs: np.ndarray, candidate_ids: np.ndarray, k:
     for start in range(0, len(Q), batch_size):
         c = C[start:start + batch_size]                               # (b, c)
         valid = c >= 0
-        V = D[np.where(valid, c, 0)]                                  # (b, c, d) the candidates' vectors
+        V = np.asarray(D[np.where(valid, c, 0)], dtype=np.float32)    # (b, c, d) the candidates' vectors
+        bad = valid & ~np.isfinite(V).all(axis=2)                     # only the rows this batch reads
+        if bad.any():
+            raise ValueError(f"docs row {int(c[bad][0])} contains NaN or inf: re-encode that text or drop it")
         if metric == "cosine":
             V = l2_normalize(V)
         S = np.einsum("bd,bcd->bc", Q[start:start + batch_size], V)   # (b, c) exact similarities

@@ -271,6 +271,23 @@ def test_rescore_pads_missing_candidates():
     assert ids.tolist() == [[0, 1, -1, -1, -1]]
 
 
+def test_rescore_checks_only_the_candidate_rows_for_nan():
+    # rescore reads only the candidates' rows of docs (a per-query pass over the whole corpus would make
+    # re-scoring slower than exact search): a NaN elsewhere is not its business, a NaN it reads is an error.
+    D = np.eye(4, dtype=np.float32)
+    D[0] = np.nan
+    D[2, 1] = np.inf
+    Q = np.array([[0.2, 0.5, 0, 1.0]], dtype=np.float32)
+    scores, ids = ix.rescore(Q, D, np.array([[1, 3, -1]]), 2)        # row 0 (NaN) is not a candidate; -1 is not row 0
+    assert ids.tolist() == [[3, 1]] and np.isfinite(scores).all()
+    with pytest.raises(ValueError, match="docs row 2 contains NaN or inf"):
+        ix.rescore(Q, D, np.array([[1, 2]]), 1)
+    with pytest.raises(ValueError, match="docs row 0 contains NaN or inf"):
+        ix.rescore(Q, D.astype(np.float64), np.array([[0, 3]]), 1)   # float64 docs are read the same way
+    with pytest.raises(ValueError, match="2-D"):
+        ix.rescore(Q, D[0], np.array([[0]]), 1)
+
+
 def test_rescore_bad_arguments():
     D = np.eye(4, dtype=np.float32)
     with pytest.raises(ValueError, match="out of range"):
