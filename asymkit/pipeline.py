@@ -9,7 +9,7 @@ a grid of (K, R); :func:`frontier` keeps the settings no other setting beats on 
 from __future__ import annotations
 
 import time
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -73,9 +73,15 @@ def fuse(first_scores, cross_scores, alpha: float) -> np.ndarray:
 def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_scores: Sequence[np.ndarray],
                cross_scores: Sequence[np.ndarray], qrels, r: int,
                alphas: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2)),
-               measure: str = "NDCG@10") -> tuple[float, dict[float, float]]:
+               measure: str = "NDCG@10", fuse_fn: Callable | None = None,
+               rerank_fn: Callable | None = None) -> tuple[float, dict[float, float]]:
     """The ``alpha`` of :func:`fuse` that maximises ``measure`` when the top ``r`` are reranked
-    (use dev queries, never test). Returns ``(best alpha, {alpha: value})``; ties go to the larger alpha."""
+    (use dev queries, never test). Returns ``(best alpha, {alpha: value})``; ties go to the larger alpha.
+
+    ``fuse_fn(first, cross, alpha)`` and ``rerank_fn(candidate_ids, scores, r)`` replace :func:`fuse` and
+    :func:`rerank` (same signatures), e.g. with a learner's own versions; ``None`` means the library's."""
+    fuse_fn = fuse if fuse_fn is None else fuse_fn
+    rerank_fn = rerank if rerank_fn is None else rerank_fn
     lengths = {"query_ids": len(query_ids), "cands": len(cands), "first_scores": len(first_scores),
                "cross_scores": len(cross_scores)}
     if len(set(lengths.values())) > 1:
@@ -85,7 +91,7 @@ def tune_alpha(query_ids: Sequence[str], cands: Sequence[Sequence[str]], first_s
     qrels = {q: qrels[q] for q in query_ids if q in qrels}     # score only the queries tuned on
     values = {}
     for a in alphas:
-        ranked = {q: rerank(c, fuse(np.asarray(f)[:r], np.asarray(s)[:r], a), r)
+        ranked = {q: rerank_fn(c, fuse_fn(np.asarray(f)[:r], np.asarray(s)[:r], a), r)
                   for q, c, f, s in zip(query_ids, cands, first_scores, cross_scores)}
         values[float(a)] = metrics.evaluate(qrels, as_run(ranked), [measure])[measure]
     best = max(values, key=lambda a: (values[a], a))
@@ -154,16 +160,21 @@ def sweep(query_ids: Sequence[str], query_texts: Sequence[str], cands: Sequence[
           cross_scores: Sequence[np.ndarray], qrels, ks: Sequence[int], rs: Sequence[int],
           ann_ms: Mapping[int, float], cross_ms: Mapping[int, float], encode_ms: float = 0.0,
           measure: str = "NDCG@10", first_scores: Sequence[np.ndarray] | None = None,
-          alpha: float = 1.0) -> list[dict]:
+          alpha: float = 1.0, fuse_fn: Callable | None = None, rerank_fn: Callable | None = None) -> list[dict]:
     """Quality and latency of every ``(K, R)`` with ``R <= K``.
 
     Quality comes from reranking precomputed candidates (``cands``, each at least ``max(ks)`` long) with
     precomputed ``cross_scores`` (each at least ``max(rs)`` long); latency per query is
     ``encode_ms + ann_ms[K] + cross_ms[R]``, each measured one query at a time (:func:`time_stages`).
     With ``first_scores`` (the first stage's scores of the same candidates) the top R are reordered by
-    :func:`fuse` with ``alpha`` instead of the cross scores alone.
+    :func:`fuse` with ``alpha`` instead of the cross scores alone. ``fuse_fn`` and ``rerank_fn`` replace
+    :func:`fuse` and :func:`rerank` (same signatures; ``None``: the library's).
+    ``qrels`` is averaged over as given (:func:`asymkit.metrics.evaluate`: a judged query missing from the run
+    counts 0): pass only the swept queries' judgements.
     Returns one dict per setting: ``K``, ``R``, ``measure`` value, ``ms`` per query.
     """
+    fuse_fn = fuse if fuse_fn is None else fuse_fn
+    rerank_fn = rerank if rerank_fn is None else rerank_fn
     if first_scores is not None and len(first_scores) != len(cands):
         raise ValueError(f"{len(first_scores)} first-stage score lists for {len(cands)} candidate lists")
     rows = []
@@ -172,9 +183,9 @@ def sweep(query_ids: Sequence[str], query_texts: Sequence[str], cands: Sequence[
             if r > k:
                 continue
             if first_scores is None:
-                ranked = {q: rerank(c[:k], s, r) for q, c, s in zip(query_ids, cands, cross_scores)}
+                ranked = {q: rerank_fn(c[:k], s, r) for q, c, s in zip(query_ids, cands, cross_scores)}
             else:
-                ranked = {q: rerank(c[:k], fuse(np.asarray(f)[:r], np.asarray(s)[:r], alpha) if r else [], r)
+                ranked = {q: rerank_fn(c[:k], fuse_fn(np.asarray(f)[:r], np.asarray(s)[:r], alpha) if r else [], r)
                           for q, c, s, f in zip(query_ids, cands, cross_scores, first_scores)}
             value = metrics.evaluate(qrels, as_run(ranked), [measure])[measure]
             rows.append({"K": k, "R": r, measure: value, "ms": encode_ms + ann_ms[k] + cross_ms[r]})
