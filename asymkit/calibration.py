@@ -112,9 +112,9 @@ def fit(scores, labels, method: str = "platt", iters: int = 100) -> Calibrator:
         # the likelihood is convex, so with the scale constrained to a >= 0 (a calibration must keep the
         # ranking) the optimum lies on the boundary a = 0: every pair gets the base rate (Platt) or 0.5
         if method == "temperature":
-            why = (f"temperature scaling cannot shift scores, and these sit far from 0 (mean {s.mean():.3g}) while only "
-                   f"{y.mean():.1%} of the pairs are relevant: no positive temperature fits (T = inf, p = 0.5). Use Platt "
-                   "scaling, which also fits a shift")
+            why = (f"temperature scaling only stretches scores around 0 and cannot shift them: with these scores (mean "
+                   f"{s.mean():.3g}) no positive temperature brings the predictions to the {y.mean():.1%} of pairs that "
+                   "are relevant (T = inf, p = 0.5). Use Platt scaling, which also fits a shift")
         else:
             why = (f"on these pairs higher scores mean *less* relevant (fitted scale {w[0]:.3g} < 0): no monotone "
                    "calibration can help a reranker that ranks backwards. Check the model (is it trained? are scores "
