@@ -388,11 +388,11 @@ def test_calibration_never_reverses_the_ranking():
     backwards = -3.0 * y + rng.normal(size=500)            # relevant pairs score lower
     with pytest.warns(UserWarning, match="ranks backwards"):
         assert calibration.fit(backwards, y, "platt").a == 0.0
-    with pytest.warns(UserWarning, match="cannot shift scores"):
+    with pytest.warns(UserWarning, match="cannot shift them"):
         assert calibration.fit(backwards, y, "temperature").a == 0.0
     offset = 3.0 * y + rng.normal(size=500) + 10.0          # ranks well, but every logit is large
     assert calibration.fit(offset, y, "platt").a > 0.5
-    with pytest.warns(UserWarning, match="cannot shift scores"):
+    with pytest.warns(UserWarning, match="cannot shift them"):
         assert calibration.fit(offset, y, "temperature").a == 0.0
     with pytest.warns(UserWarning):
         flat = calibration.fit(backwards, y, "platt")
