@@ -1,7 +1,13 @@
 """The answer sets of every lesson for the nbgrader round trip, one module per lesson in tests/answers/.
 
-``WRONG[lesson]``: realistic wrong answers (lists of ``{grade_id: (code, passes_visible)}``);
-``DELEGATE[lesson]``: ``{grade_id: code}``, each exercise answered by calling or aliasing asymkit.
+``WRONG[lesson]`` is a list of submissions; each maps a solution cell's grade_id to ``(code, passes_visible)``.
+``passes_visible=True`` marks a *sneaky* mistake that the visible tests let through: the round trip checks
+that a learner would indeed see them pass, and that the hidden tests still take the points away. The first
+submission covers every exercise.
+
+``DELEGATE[lesson]`` maps every exercise's grade_id to an answer that calls or aliases asymkit's
+implementation of the same idea: correct, so it passes the visible tests, and worth 0 points in the hidden
+tests (asymkit/tools/grading.py).
 """
 from answers import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06
 

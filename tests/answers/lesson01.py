@@ -1,12 +1,4 @@
-"""Answer sets for lesson 01_bi_encoder, used by the nbgrader round trip (tests/test_course.py).
-
-``WRONG`` is a list of submissions; each maps a solution cell's grade_id to ``(code, passes_visible)``.
-``passes_visible=True`` marks a *sneaky* mistake that the visible tests let through: the round trip checks
-that a learner would indeed see them pass, and that the hidden tests still take the points away.
-
-``DELEGATE`` maps every exercise's grade_id to an answer that calls or aliases asymkit's implementation of
-the same idea: correct, so it passes the visible tests, and worth 0 points in the hidden tests.
-"""
+"""Answer sets for lesson 01_bi_encoder (the format is described in tests/wrong_answers.py)."""
 
 WRONG = [
         {   # the classic mistakes: caught by the visible tests already
