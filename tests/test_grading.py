@@ -72,3 +72,15 @@ def test_use_mine_falls_back_only_for_a_stub(capsys):
     assert capsys.readouterr().out == "Exercise 1 (top_k) is not done yet: using the library's version for now\n"
     with pytest.raises(ZeroDivisionError):                       # a bug in the learner's code is shown, not hidden
         fallback.use_mine(lambda: 1 / 0, lambda: 2, "Exercise 1")
+
+
+def test_mine_or_library_picks_the_learner_s_function_once_it_runs(capsys):
+    def stub(x):
+        raise NotImplementedError()
+
+    def mine(x):
+        return x + 1
+
+    assert fallback.mine_or_library(mine, abs, "Exercise 2", 1) is mine
+    assert fallback.mine_or_library(stub, abs, "Exercise 2 (step)", 1) is abs
+    assert capsys.readouterr().out == "Exercise 2 (step) is not done yet: using the library's version for now\n"
