@@ -1,8 +1,8 @@
 """Markdown words and exercises of each solution notebook, before (8bfc512) and now. Run from the checkout."""
-import json, subprocess, sys
+import json, subprocess
 L=["01_bi_encoder","02_faiss","03_twin_tower","04_cross_encoder","05_asymmetry","06_magnitude_cheating"]
-def load(src):
-    return json.loads(src)
+
+
 for l in L:
     p=f"solutions/{l}/{l}.ipynb"
     old=json.loads(subprocess.run(["git","show",f"8bfc512:{p}"],capture_output=True,text=True).stdout)
