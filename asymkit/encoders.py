@@ -15,8 +15,8 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -38,10 +38,10 @@ def default_model_path() -> Path:
 
 def st_modules():
     """sentence-transformers' module classes (Normalize, Dense, Router, ...), wherever this version keeps them."""
-    try:
-        from sentence_transformers.sentence_transformer import modules   # sentence-transformers >= 6
-    except ImportError:
-        from sentence_transformers import models as modules              # older versions
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:  # older versions
+        from sentence_transformers import models as modules
     return modules
 
 
@@ -167,7 +167,8 @@ class BiEncoder:
     """One shared encoder for queries and documents, with cached, optionally normalised output.
 
     Args:
-        model: ``None`` for the offline all-MiniLM-L6-v2, or a folder / model name.
+        model: ``None`` for the offline all-MiniLM-L6-v2, or a folder / model name. Lesson 01 passes
+            ``settings.encoder_model()``, so ``ASYMKIT_MODEL=<folder>`` runs it with your model.
         device: torch device; default ``settings.default_device()`` (a GPU when present).
         cache: keep embeddings on disk under ``cache_dir()/embeddings/<fingerprint>``.
         batch_size: texts per forward pass.
@@ -261,3 +262,46 @@ def cache_info() -> dict[str, int]:
     """Number of cached vectors per model fingerprint (for a learner wondering what is on disk)."""
     root = settings.cache_dir() / "embeddings"
     return {p.name: len(EmbeddingCache(p)) for p in sorted(root.iterdir()) if p.is_dir()} if root.exists() else {}
+
+
+def semantic_search_agreement(Q: np.ndarray, D: np.ndarray, scores: np.ndarray, indices: np.ndarray) -> dict:
+    """How far a cosine top-k search agrees with ``sentence_transformers.util.semantic_search`` on the same vectors.
+
+    Args:
+        Q: ``(n_q, dim)`` query vectors, D: ``(n_d, dim)`` document vectors, as given to your search.
+        scores, indices: ``(n_q, k)`` your search's result, best first (cosines and rows of ``D``).
+
+    ``semantic_search(Q, D, top_k=k)`` (cosine, in torch) returns, per query, ``k`` dicts
+    ``{"corpus_id", "score"}`` best first. Two exact searches may order *tied* documents (equal cosines,
+    e.g. duplicate texts) differently, so agreement is counted both ways. Returns a dict:
+    ``queries``, ``k``; ``same_order``: queries whose k ids agree rank by rank; ``same_up_to_ties``:
+    queries where, at every rank, the ids agree or the two documents there have the same cosine
+    (within ``1e-6``); ``max_score_diff``: the largest score difference at equal rank.
+    """
+    import torch
+    from sentence_transformers.util import semantic_search
+
+    Q, D = np.asarray(Q, dtype=np.float32), np.asarray(D, dtype=np.float32)
+    scores, indices = np.asarray(scores, dtype=np.float64), np.asarray(indices)
+    if Q.ndim != 2 or D.ndim != 2 or Q.shape[1] != D.shape[1]:
+        raise ValueError(f"Q {Q.shape} and D {D.shape}: pass two 2-d arrays with the same number of columns")
+    if scores.shape != indices.shape or scores.ndim != 2 or scores.shape[0] != len(Q):
+        raise ValueError(f"scores {scores.shape} and indices {indices.shape} for {len(Q)} queries: pass the "
+                         "(n_q, k) arrays your top-k search returned")
+    k = scores.shape[1]
+    if not 1 <= k <= len(D):
+        raise ValueError(f"k={k} for {len(D)} documents: the top-k must hold between 1 and n_d columns")
+    hits = semantic_search(torch.from_numpy(Q), torch.from_numpy(D), top_k=k)   # n_q lists of k dicts
+    ref_ids = np.array([[h["corpus_id"] for h in row] for row in hits])          # (n_q, k)
+    ref_scores = np.array([[h["score"] for h in row] for row in hits])           # (n_q, k)
+    Qn = Q / np.linalg.norm(Q, axis=1, keepdims=True)                           # (n_q, dim) unit rows
+    Dn = D / np.linalg.norm(D, axis=1, keepdims=True)                           # (n_d, dim) unit rows
+    Qn, Dn = Qn.astype(np.float64), Dn.astype(np.float64)
+    ref_cos = np.einsum("qd,qkd->qk", Qn, Dn[ref_ids])                          # (n_q, k) its documents' cosines
+    my_cos = np.einsum("qd,qkd->qk", Qn, Dn[indices])                           # (n_q, k) yours, recomputed
+    same = ref_ids == indices                                                   # (n_q, k)
+    tied = np.abs(ref_cos - my_cos) <= 1e-6                                     # (n_q, k) equal cosines
+    return {"queries": len(Q), "k": k,
+            "same_order": int(same.all(axis=1).sum()),
+            "same_up_to_ties": int((same | tied).all(axis=1).sum()),
+            "max_score_diff": float(np.abs(ref_scores - scores).max())}

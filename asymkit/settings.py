@@ -9,6 +9,9 @@ three knobs a learner or CI can turn are documented in one place:
                       for a first quick pass. Every graded assertion still holds.
 - ``ASYMKIT_DEVICE`` force a torch device (``cpu``, ``cuda``, ``mps``); default:
                       a GPU when one is present, else the CPU.
+- ``ASYMKIT_MODEL``  a folder holding a sentence-transformers model to use instead of
+                      all-MiniLM-L6-v2 in lesson 01 (e.g. a multilingual one); default:
+                      unset, MiniLM. Only a folder: nothing is ever downloaded.
 """
 from __future__ import annotations
 
@@ -51,6 +54,27 @@ def default_device() -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def encoder_model() -> Path | None:
+    """``ASYMKIT_MODEL`` as a model folder, or ``None`` (unset: the offline all-MiniLM-L6-v2).
+
+    The folder is one that ``SentenceTransformer.save(folder)`` wrote (``modules.json`` or a
+    Hugging Face ``config.json`` in it). A model *name* is refused: asymkit never downloads. Save the
+    model on a machine with internet first, e.g.
+    ``SentenceTransformer("paraphrase-multilingual-MiniLM-L12-v2").save("/models/multi")``.
+    """
+    value = os.environ.get("ASYMKIT_MODEL", "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"ASYMKIT_MODEL={value!r} is not a folder: point it at a model saved with "
+                         "SentenceTransformer(name).save(folder) (asymkit never downloads a model), or unset it for MiniLM")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise ValueError(f"ASYMKIT_MODEL={value!r} holds neither modules.json nor config.json: save the model there with "
+                         "SentenceTransformer(name).save(folder), or unset it for MiniLM")
+    return path
 
 
 def seed_everything(seed: int = SEED) -> None:

@@ -89,3 +89,54 @@ def test_empty_dicts(tmp_cache):
         enc.encode_corpus({})
     with pytest.raises(ValueError, match="queries is empty"):
         enc.encode_queries({})
+
+
+def test_semantic_search_agreement_counts_ties_and_disagreements():
+    rng = np.random.default_rng(0)
+    Q = rng.normal(size=(6, 8)).astype(np.float32)
+    D = rng.normal(size=(30, 8)).astype(np.float32)
+    D[7] = 3.0 * D[3]                                  # same direction: the two documents tie on every query
+    s, i = search.top_k(Q, D, 30)
+    out = encoders.semantic_search_agreement(Q, D, s, i)
+    assert out["queries"] == 6 and out["k"] == 30
+    assert out["same_up_to_ties"] == 6 and out["max_score_diff"] < 1e-5
+    swapped = i.copy()                                 # the tie swapped: still agrees up to ties
+    r3, r7 = int(np.where(i[0] == 3)[0][0]), int(np.where(i[0] == 7)[0][0])
+    swapped[0, [r3, r7]] = swapped[0, [r7, r3]]
+    assert encoders.semantic_search_agreement(Q, D, s, swapped)["same_up_to_ties"] == 6
+    wrong = i.copy()                                   # a real disagreement: first and last swapped
+    wrong[1, [0, -1]] = wrong[1, [-1, 0]]
+    out = encoders.semantic_search_agreement(Q, D, s, wrong)
+    assert out["same_up_to_ties"] == 5 and out["same_order"] <= 5
+    with pytest.raises(ValueError, match="same number of columns"):
+        encoders.semantic_search_agreement(Q, D[:, :4], s, i)
+    with pytest.raises(ValueError, match="top-k search returned"):
+        encoders.semantic_search_agreement(Q, D, s[:, :3], i)
+
+
+def test_encoder_model_from_the_environment(tmp_path, monkeypatch):
+    from asymkit import settings
+
+    monkeypatch.delenv("ASYMKIT_MODEL", raising=False)
+    assert settings.encoder_model() is None
+    monkeypatch.setenv("ASYMKIT_MODEL", "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2")
+    with pytest.raises(ValueError, match="not a folder.*never downloads"):
+        settings.encoder_model()
+    monkeypatch.setenv("ASYMKIT_MODEL", str(tmp_path))
+    with pytest.raises(ValueError, match="neither modules.json nor config.json"):
+        settings.encoder_model()
+    (tmp_path / "modules.json").write_text("[]")
+    assert settings.encoder_model() == tmp_path
+
+
+def test_lesson01_runs_with_a_model_folder_the_user_supplies(tmp_cache, tmp_path, monkeypatch):
+    """ASYMKIT_MODEL=<folder>: BiEncoder(settings.encoder_model()) loads that folder offline, with its own cache."""
+    from asymkit import settings
+
+    folder = tmp_path / "my-model"
+    encoders.load_sentence_transformer(None, device="cpu").save(str(folder))   # a stand-in for the user's model
+    monkeypatch.setenv("ASYMKIT_MODEL", str(folder))
+    enc = encoders.BiEncoder(settings.encoder_model(), device="cpu")
+    assert enc.name.startswith("my-model-")
+    np.testing.assert_allclose(enc.encode(TEXTS[:2]), encoders.BiEncoder(device="cpu").encode(TEXTS[:2]), atol=1e-5)
+    assert set(encoders.cache_info()) == {enc.name, encoders.BiEncoder(device="cpu").name}
