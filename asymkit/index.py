@@ -18,6 +18,8 @@ The index kinds and their knobs:
 >>> idx = build_index(D, kind="hnsw", metric="cosine", M=32)
 >>> scores, ids = idx.search(Q, k=10)                   # (n_q, 10) each, best first
 >>> idx.save("docs.faiss"); idx2 = AnnIndex.load("docs.faiss")
+>>> rows = build_sweep(D, "hnsw", "M", [8, 16, 32, 64], (Q_tune, exact_tune), (Q_test, exact_test))
+...     # one row per M: build seconds, memory, and test recall and q/s at the efSearch matched on the tuning queries
 """
 from __future__ import annotations
 
@@ -46,9 +48,17 @@ def _faiss():
     return faiss
 
 
-def suggest_nlist(n: int) -> int:
-    """A power of two near 4*sqrt(n) that k-means can still train (>= 39 points per cell)."""
-    cap = max(1, min(4 * math.sqrt(n), n / MIN_POINTS_PER_CENTROID))
+def suggest_nlist(n: int, per_sqrt: float = 4) -> int:
+    """A power of two near ``per_sqrt * sqrt(n)`` (at most that) that k-means can still train (>= 39 points per cell).
+
+    ``suggest_nlist(n)`` is the usual default (about 4 sqrt(n) cells); ``per_sqrt=1`` or ``16`` gives the coarser
+    and finer grids that an nlist sweep compares.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive number of vectors, got {n!r}")
+    if not per_sqrt > 0:
+        raise ValueError(f"per_sqrt must be > 0, got {per_sqrt!r}")
+    cap = max(1, min(per_sqrt * math.sqrt(n), n / MIN_POINTS_PER_CENTROID))
     return 2 ** int(math.log2(cap))
 
 
@@ -72,6 +82,7 @@ class AnnIndex:
     kind: str
     metric: str
     params: dict = field(default_factory=dict)
+    build_s: dict = field(default_factory=dict)   # {"train": s, "add": s} as timed by build_index (empty if loaded)
 
     @property
     def dim(self) -> int:
@@ -194,6 +205,8 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
         M, ef_construction, ef_search: HNSW graph degree, build beam width, search beam width.
         pq_m, pq_bits: IVF-PQ sub-quantisers (bytes per vector at 8 bits; must divide d) and bits each.
         seed: for k-means, so the same call gives the same index.
+
+    The returned index's ``build_s`` holds the seconds spent training (``"train"``) and adding (``"add"``).
     """
     faiss = _faiss()
     if kind not in KINDS:
@@ -237,9 +250,13 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
             index.pq.cp.seed = seed
         params.update(nlist=nlist)
     out = AnnIndex(index, kind, metric, params)
+    start = time.perf_counter()
     if not index.is_trained:
-        index.train(out.prepare(X, "vectors"))
-    out.add(X)
+        index.train(out.prepare(X, "vectors"))            # k-means for IVF kinds (and PQ codebooks)
+    out.build_s["train"] = time.perf_counter() - start
+    start = time.perf_counter()
+    out.add(X)                                          # cell assignment (IVF), graph construction (HNSW)
+    out.build_s["add"] = time.perf_counter() - start
     if kind in ("ivf", "ivfpq"):
         out.set_search_params(nprobe=min(nprobe, index.nlist))
     if kind == "hnsw":
@@ -380,4 +397,108 @@ def sweep(idx: AnnIndex, knob: str, values: Sequence[int], queries: np.ndarray, 
                      "recall": recall_at_k(ids, exact_ids, k),
                      "qps": queries_per_second(idx, queries[:timing_queries], k, repeat=repeat),
                      "bytes": idx.memory_bytes()})
+    return rows
+
+
+# --------------------------------------------------------------------------- build settings
+
+BUILD_PARAMS = {"ivf": ("nlist",), "ivfpq": ("nlist", "pq_m"), "hnsw": ("M", "ef_construction")}
+SEARCH_KNOB = {"ivf": "nprobe", "ivfpq": "nprobe", "hnsw": "ef_search"}
+
+
+def _check_truth(pair, name: str, k: int, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be a pair (queries (n_q, d), exact_ids (n_q, >= k)), got {type(pair).__name__}")
+    Q, E = check_vectors(pair[0], f"{name} queries"), np.asarray(pair[1])
+    if E.ndim != 2 or E.shape[0] != Q.shape[0] or E.shape[1] < k:
+        raise ValueError(f"{name} exact_ids has shape {E.shape} for {Q.shape[0]} queries: pass each query's exact "
+                         f"top-{k} ids, (n_q, >= {k}), e.g. flat.search(queries, {k})[1]")
+    if dim is not None and Q.shape[1] != dim:
+        raise ValueError(f"{name} queries have dim {Q.shape[1]} but the vectors have dim {dim}: encode both sides "
+                         "with the same model")
+    return Q, E
+
+
+def smallest_setting(idx: AnnIndex, values: Sequence[int], queries: np.ndarray, exact_ids: np.ndarray,
+                     target: float = 0.95, k: int = 10, recall=None) -> tuple[int, float, bool]:
+    """The smallest search setting (``nprobe`` for IVF kinds, ``ef_search`` for HNSW) among ``values`` whose
+    recall@k against exact search on ``queries`` ``(n_q, d)`` reaches ``target``; ``exact_ids`` is ``(n_q, >=k)``.
+
+    Returns ``(value, recall, reached)``; where no value reaches the target, the largest one with ``reached=False``.
+    The index is left set to the returned value. Choose it on tuning queries, report it on others.
+    ``recall(ann_ids, exact_ids, k) -> float`` computes recall (default :func:`recall_at_k`).
+    """
+    recall_fn = recall or recall_at_k
+    if idx.kind not in SEARCH_KNOB:
+        raise ValueError(f"a {idx.kind!r} index has no search setting: use an IVF or HNSW index")
+    if not values:
+        raise ValueError("values is empty: pass the settings to try, e.g. [1, 2, 4, 8, 16]")
+    if not 0 < target <= 1:
+        raise ValueError(f"target must be a recall in (0, 1], got {target!r}")
+    knob = SEARCH_KNOB[idx.kind]
+    Q, E = _check_truth((queries, exact_ids), "the", k)
+    for value in sorted(int(v) for v in values):
+        idx.set_search_params(**{knob: value})
+        found = recall_fn(idx.search(Q, k)[1], E, k)
+        if found >= target:
+            return value, float(found), True
+    return value, float(found), False
+
+
+def build_sweep(vectors: np.ndarray, kind: str, param: str, values: Sequence[int], tune, test, *,
+                knob_values: Sequence[int] | None = None, target: float = 0.95, k: int = 10, metric: str = "cosine",
+                timing_queries: int = 300, repeat: int = 3, keep: int | None = None, recall=None,
+                **fixed) -> list[dict]:
+    """One index per value of a build setting, each compared at matched recall.
+
+    For each value of ``param`` (``"nlist"`` for IVF, ``"M"`` or ``"ef_construction"`` for HNSW; the other
+    :func:`build_index` arguments go in ``fixed``): build the index over ``vectors`` ``(n, d)``, timing k-means
+    training and adding; choose on the tuning queries the smallest search setting (``nprobe`` / ``ef_search``,
+    among ``knob_values``) whose recall@k against exact search reaches ``target`` (:func:`smallest_setting`);
+    then, at that setting, measure recall@k against exact search and online queries/s (one query at a time,
+    one thread, the first ``timing_queries``) on the test queries.
+
+    Args:
+        tune, test: pairs ``(queries (n_q, d), exact_ids (n_q, >= k))``: each query's exact top-k over ``vectors``.
+        knob_values: search settings to try; default powers of two (``nprobe`` 1..nlist, ``ef_search`` 16..1024).
+        keep: the value of ``param`` whose index is returned in its row under ``"built"`` (the others are freed).
+        recall: ``recall(ann_ids, exact_ids, k) -> float``, e.g. your own; default :func:`recall_at_k`.
+
+    Returns one row per value: ``{"index", "param", "value", "train_s", "add_s", "bytes", "knob", "knob_value",
+    "reached", "tune_recall", "recall", "qps"}`` (``recall`` and ``qps`` on the test queries).
+    """
+    if kind not in BUILD_PARAMS:
+        raise ValueError(f"kind must be one of {tuple(BUILD_PARAMS)} (indexes with a search setting), got {kind!r}")
+    if param not in BUILD_PARAMS[kind]:
+        raise ValueError(f"param {param!r} is not a build setting of {kind!r}: use one of {BUILD_PARAMS[kind]}")
+    if param in fixed:
+        raise ValueError(f"{param} is the swept setting: pass its values in values, not as {param}=...")
+    if not values:
+        raise ValueError(f"values is empty: pass the {param} values to build, e.g. [8, 16, 32]")
+    X = check_vectors(vectors, "vectors")
+    Q_tune, E_tune = _check_truth(tune, "tune", k, X.shape[1])
+    Q_test, E_test = _check_truth(test, "test", k, X.shape[1])
+    if max(int(E_tune.max()), int(E_test.max())) >= len(X):
+        raise ValueError(f"exact ids go up to {max(int(E_tune.max()), int(E_test.max()))} but there are {len(X)} "
+                         "vectors: compute the exact ids over the same vectors")
+    rows = []
+    for value in values:
+        idx = build_index(X, kind, metric, **{param: int(value)}, **fixed)
+        knob = SEARCH_KNOB[kind]
+        if knob_values is not None:
+            tries = list(knob_values)
+        elif knob == "nprobe":
+            tries = [2 ** i for i in range(int(math.log2(idx.index.nlist)) + 1)]
+        else:
+            tries = [e for e in (16, 32, 64, 128, 256, 512, 1024) if e >= k]
+        chosen, tune_recall, reached = smallest_setting(idx, tries, Q_tune, E_tune, target, k, recall)
+        row = {"index": kind, "param": param, "value": int(value), "train_s": idx.build_s["train"],
+               "add_s": idx.build_s["add"], "bytes": idx.memory_bytes(), "knob": knob, "knob_value": chosen,
+               "reached": reached, "tune_recall": tune_recall,
+               "recall": float((recall or recall_at_k)(idx.search(Q_test, k)[1], E_test, k)),
+               "qps": queries_per_second(idx, Q_test[:timing_queries], k, repeat=repeat)}
+        if keep is not None and int(value) == int(keep):
+            row["built"] = idx
+        rows.append(row)
+        del idx
     return rows

@@ -135,3 +135,69 @@ def smallest_k_for_recall(ks: Sequence[int], recalls: Sequence[float], target: f
         raise ValueError(f"{len(ks)} cut-offs but {len(recalls)} recalls: pass one Recall@K per K")
     reached = [int(k) for k, r in zip(ks, recalls) if r >= target]
     return min(reached) if reached else None
+
+
+def recall_at_depths(query_ids: Sequence[str], found: np.ndarray, doc_ids: Sequence[str],
+                     qrels: dict[str, dict[str, int]], ks: Sequence[int]) -> np.ndarray:
+    """Mean Recall@K (by the judgements) for each K in ``ks``, straight from a search's ids.
+
+    Args:
+        query_ids: one id per row of ``found``; may include queries that ``qrels`` does not judge (ignored).
+        found: ``(n_q, >= max(ks))`` row numbers of ``doc_ids``, best first, as ``index.search`` returns them
+            (-1 = no result).
+        qrels: ``{query_id: {doc_id: relevance}}``; the mean is over its queries with a relevant document
+            (relevance > 0), as ``metrics.recall_curve`` takes it. Every one of them must have a row.
+
+    Returns ``(len(ks),)`` recalls, in the order of ``ks``.
+    """
+    found = np.asarray(found)
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) <= 0:
+        raise ValueError(f"ks must be positive cut-offs, got {ks}")
+    if found.ndim != 2 or found.shape[0] != len(query_ids):
+        raise ValueError(f"found has shape {found.shape} for {len(query_ids)} query ids: pass (n_q, K) ids, one row "
+                         "per query id, as index.search(queries, K) returns them")
+    if found.shape[1] < max(ks):
+        raise ValueError(f"found has {found.shape[1]} columns but the largest K is {max(ks)}: search at least "
+                         f"{max(ks)} deep or drop the larger cut-offs")
+    row_of = {q: i for i, q in enumerate(query_ids)}
+    col_of = {d: j for j, d in enumerate(doc_ids)}
+    judged = {q: {d for d, r in rels.items() if r > 0} for q, rels in qrels.items()}
+    judged = {q: rel for q, rel in judged.items() if rel}
+    if not judged:
+        raise ValueError("qrels has no query with a relevant document (relevance > 0): nothing to measure")
+    missing = [q for q in judged if q not in row_of]
+    if missing:
+        raise ValueError(f"{len(missing)} judged queries have no row in found (e.g. {missing[0]!r}): search every "
+                         "query of qrels, or pass qrels restricted to the queries searched")
+    out = np.zeros(len(ks))
+    for q, rel in judged.items():
+        wanted = {col_of[d] for d in rel if d in col_of}
+        ranks = np.flatnonzero(np.isin(found[row_of[q]], list(wanted))) if wanted else np.array([], dtype=int)
+        out += np.array([(ranks < k).sum() for k in ks]) / len(rel)     # a relevant doc not in doc_ids is never found
+    return out / len(judged)
+
+
+def depth_curve(query_ids: Sequence[str], found: np.ndarray, doc_ids: Sequence[str], tune_qrels: dict,
+                test_qrels: dict, ks: Sequence[int], targets: Sequence[float] = (0.8, 0.9, 0.95)) -> dict:
+    """How deep must a first stage read? The Recall@K-vs-K curve, and the cut-off chosen on tuning queries.
+
+    ``found`` ``(n_q, >= max(ks))`` holds a search's ids for the queries of both ``tune_qrels`` and
+    ``test_qrels`` (see :func:`recall_at_depths`). For each target recall, the smallest K in ``ks`` reaching
+    it on the tuning queries (:func:`smallest_k_for_recall`, ``None`` if none) and the test Recall@K there.
+
+    Returns ``{"ks": [...], "tune": (len(ks),), "test": (len(ks),), "cutoffs": [{"target", "k", "tune_recall",
+    "test_recall"}, ...]}``.
+    """
+    if set(tune_qrels) & set(test_qrels):
+        raise ValueError("tune_qrels and test_qrels share queries: choose the cut-off on queries you do not report on")
+    ks = sorted(int(k) for k in ks)
+    tune = recall_at_depths(query_ids, found, doc_ids, tune_qrels, ks)
+    test = recall_at_depths(query_ids, found, doc_ids, test_qrels, ks)
+    cutoffs = []
+    for target in targets:
+        k = smallest_k_for_recall(ks, tune, target)
+        at = ks.index(k) if k is not None else None
+        cutoffs.append({"target": float(target), "k": k, "tune_recall": None if at is None else float(tune[at]),
+                        "test_recall": None if at is None else float(test[at])})
+    return {"ks": ks, "tune": tune, "test": test, "cutoffs": cutoffs}

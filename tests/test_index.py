@@ -296,3 +296,98 @@ def test_rescore_bad_arguments():
         ix.rescore(D[:2], D, np.array([[0, 1]]), 1)
     with pytest.raises(TypeError, match="integer"):
         ix.rescore(D[:1], D, np.array([[0.0]]), 1)
+
+
+def test_suggest_nlist_grid_and_its_cap():
+    assert ix.suggest_nlist(100_000, 1) == 256                    # sqrt(1e5) = 316 -> 256
+    assert ix.suggest_nlist(100_000, 16) == 2048                  # 16 sqrt = 5060, but 39 points per cell cap at 2564
+    assert ix.suggest_nlist(100_000) == ix.suggest_nlist(100_000, 4)
+    for n in (50, 3000, 20_634, 102_385):
+        grid = [ix.suggest_nlist(n, c) for c in (1, 4, 16)]
+        assert grid == sorted(grid) and all(n >= ix.MIN_POINTS_PER_CENTROID * g or g == 1 for g in grid)
+    with pytest.raises(ValueError, match="per_sqrt"):
+        ix.suggest_nlist(1000, 0)
+    with pytest.raises(ValueError, match="positive number"):
+        ix.suggest_nlist(0)
+
+
+def test_build_index_times_training_and_adding(clustered):
+    _, D = clustered
+    ivf = ix.build_index(D, "ivf", nlist=32)
+    assert set(ivf.build_s) == {"train", "add"} and ivf.build_s["train"] > 0 and ivf.build_s["add"] > 0
+    hnsw = ix.build_index(D[:500], "hnsw", M=8)
+    assert hnsw.build_s["add"] > 0 and hnsw.build_s["train"] < hnsw.build_s["add"]    # a graph needs no training
+
+
+@pytest.fixture(scope="module")
+def noise():
+    """Gaussian noise in 16 dims: hard enough that IVF needs several probes (and HNSW a wide beam) for recall."""
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(200, 16)).astype(np.float32), rng.normal(size=(4000, 16)).astype(np.float32)
+
+
+def test_smallest_setting_is_the_first_to_reach_the_target(noise, one_thread):
+    Q, D = noise
+    exact, _ = brute(Q, D, 10, "cosine")
+    ivf = ix.build_index(D, "ivf", nlist=64)
+    values = [32, 1, 4, 16, 2, 8, 64]                              # unsorted on purpose
+    recalls = {v: ix.recall_at_k(ivf.set_search_params(nprobe=v).search(Q, 10)[1], exact, 10) for v in values}
+    want = min(v for v in values if recalls[v] >= 0.9)
+    value, recall, reached = ix.smallest_setting(ivf, values, Q, exact, 0.9)
+    assert (value, reached) == (want, True) and recall == pytest.approx(recalls[want])
+    assert ivf.params["nprobe"] == want                           # left at the chosen setting
+    value, recall, reached = ix.smallest_setting(ivf, [1, 2], Q, exact, 1.0)
+    assert (value, reached) == (2, False) and recall == pytest.approx(recalls[2])
+    calls = []
+    ix.smallest_setting(ivf, values, Q, exact, 0.9, recall=lambda a, e, k: calls.append(k) or 1.0)
+    assert calls == [10] and ivf.params["nprobe"] == 1            # a given recall function is the one used
+    with pytest.raises(ValueError, match="no search setting"):
+        ix.smallest_setting(ix.build_index(D, "flat"), [1], Q, exact)
+    with pytest.raises(ValueError, match="exact_ids"):
+        ix.smallest_setting(ivf, [1], Q, exact[:5])
+
+
+def test_build_sweep_rows(noise, one_thread):
+    Q, D = noise
+    exact, _ = brute(Q, D, 10, "cosine")
+    tune, test = (Q[:100], exact[:100]), (Q[100:], exact[100:])
+    rows = ix.build_sweep(D, "ivf", "nlist", [16, 64], tune, test, target=0.9, timing_queries=20, repeat=1, keep=64)
+    assert [r["value"] for r in rows] == [16, 64] and all(r["knob"] == "nprobe" for r in rows)
+    for r in rows:
+        assert r["train_s"] > 0 and r["add_s"] > 0 and r["qps"] > 0 and r["bytes"] > D.nbytes
+        assert r["reached"] and r["tune_recall"] >= 0.9
+        idx = ix.build_index(D, "ivf", nlist=r["value"], nprobe=r["knob_value"])     # the same seed: the same index
+        assert r["recall"] == pytest.approx(ix.recall_at_k(idx.search(*test[:1], 10)[1], test[1], 10))
+        if r["knob_value"] > 1:                                   # the smallest setting: one less misses the target
+            smaller = idx.set_search_params(nprobe=r["knob_value"] // 2).search(tune[0], 10)[1]
+            assert ix.recall_at_k(smaller, tune[1], 10) < 0.9
+    assert "built" in rows[1] and "built" not in rows[0]
+    assert rows[1]["built"].params["nlist"] == 64 and rows[1]["built"].params["nprobe"] == rows[1]["knob_value"]
+    assert rows[1]["knob_value"] >= rows[0]["knob_value"]         # finer cells need more probes for the same recall
+    hnsw = ix.build_sweep(D[:1500], "hnsw", "M", [4, 16], (Q[:50], brute(Q[:50], D[:1500], 10, "cosine")[0]),
+                          (Q[50:], brute(Q[50:], D[:1500], 10, "cosine")[0]), timing_queries=20, repeat=1,
+                          ef_construction=32)
+    assert [r["knob"] for r in hnsw] == ["ef_search"] * 2 and hnsw[0]["bytes"] < hnsw[1]["bytes"]   # links cost memory
+    assert hnsw[0]["knob_value"] > hnsw[1]["knob_value"]          # a sparser graph needs a wider beam
+
+
+def test_build_sweep_bad_arguments(clustered):
+    Q, D = clustered
+    exact, _ = brute(Q[:10], D, 10, "cosine")
+    good = (Q[:10], exact)
+    with pytest.raises(ValueError, match="kind must be"):
+        ix.build_sweep(D, "flat", "nlist", [8], good, good)
+    with pytest.raises(ValueError, match="not a build setting"):
+        ix.build_sweep(D, "hnsw", "nlist", [8], good, good)
+    with pytest.raises(ValueError, match="swept setting"):
+        ix.build_sweep(D, "hnsw", "M", [8], good, good, M=16)
+    with pytest.raises(ValueError, match="values is empty"):
+        ix.build_sweep(D, "ivf", "nlist", [], good, good)
+    with pytest.raises(TypeError, match="pair"):
+        ix.build_sweep(D, "ivf", "nlist", [8], Q[:10], good)
+    with pytest.raises(ValueError, match="exact_ids has shape"):
+        ix.build_sweep(D, "ivf", "nlist", [8], (Q[:10], exact[:, :5]), good)
+    with pytest.raises(ValueError, match="same vectors"):
+        ix.build_sweep(D[:100], "ivf", "nlist", [1], good, good)
+    with pytest.raises(ValueError, match="dim"):
+        ix.build_sweep(D, "ivf", "nlist", [8], (Q[:10, :16], exact), good)

@@ -113,3 +113,62 @@ def test_smallest_k_for_recall(ks, recalls, target, expected):
 def test_smallest_k_for_recall_needs_one_recall_per_k():
     with pytest.raises(ValueError, match="one Recall@K per K"):
         search.smallest_k_for_recall([1, 10], [0.5], 0.4)
+
+
+@pytest.fixture
+def deep_search():
+    """A run of 40 queries, 60 deep over 200 documents, with judgements (some outside the corpus)."""
+    from asymkit import metrics
+
+    rng = np.random.default_rng(3)
+    doc_ids = [f"d{i}" for i in range(200)]
+    query_ids = [f"q{i}" for i in range(40)]
+    found = np.array([rng.permutation(200)[:60] for _ in query_ids])     # (40, 60) distinct row numbers
+    found[0, 50:] = -1                                                  # a short result list
+    qrels = {q: {f"d{j}": int(rng.integers(0, 3)) for j in rng.choice(200, 4, replace=False)} for q in query_ids}
+    qrels["q1"]["elsewhere"] = 1                                        # relevant but not in the corpus: never found
+    scores = -np.arange(60, dtype=np.float32)[None, :].repeat(40, 0)    # best first, no ties
+    run = search.to_run(query_ids, doc_ids, scores, found)
+    return query_ids, found, doc_ids, qrels, run, metrics
+
+
+def test_recall_at_depths_equals_the_reference_recall_curve(deep_search):
+    query_ids, found, doc_ids, qrels, run, metrics = deep_search
+    ks = [1, 5, 20, 60, 10]
+    got = search.recall_at_depths(query_ids, found, doc_ids, qrels, ks)
+    np.testing.assert_allclose(got, metrics.recall_curve(qrels, run, ks), atol=1e-12)
+    sub = {q: qrels[q] for q in query_ids[:15]}                        # queries outside qrels are ignored
+    np.testing.assert_allclose(search.recall_at_depths(query_ids, found, doc_ids, sub, ks),
+                               metrics.recall_curve(sub, {q: run[q] for q in sub}, ks), atol=1e-12)
+
+
+def test_recall_at_depths_bad_arguments(deep_search):
+    query_ids, found, doc_ids, qrels, _, _ = deep_search
+    with pytest.raises(ValueError, match="columns but the largest K"):
+        search.recall_at_depths(query_ids, found, doc_ids, qrels, [100])
+    with pytest.raises(ValueError, match="one row per query id"):
+        search.recall_at_depths(query_ids[:-1], found, doc_ids, qrels, [10])
+    with pytest.raises(ValueError, match="no row in found"):
+        search.recall_at_depths(query_ids, found, doc_ids, {**qrels, "new": {"d1": 1}}, [10])
+    with pytest.raises(ValueError, match="positive cut-offs"):
+        search.recall_at_depths(query_ids, found, doc_ids, qrels, [0, 10])
+    with pytest.raises(ValueError, match="no query with a relevant"):
+        search.recall_at_depths(query_ids, found, doc_ids, {"q0": {"d1": 0}}, [10])
+
+
+def test_depth_curve_chooses_the_cut_off_on_tuning_queries(deep_search):
+    query_ids, found, doc_ids, qrels, run, metrics = deep_search
+    tune = {q: qrels[q] for q in query_ids[:25]}
+    test = {q: qrels[q] for q in query_ids[25:]}
+    ks = [60, 1, 10, 30]
+    out = search.depth_curve(query_ids, found, doc_ids, tune, test, ks, targets=(0.1, 0.4, 0.99))
+    assert out["ks"] == [1, 10, 30, 60]
+    np.testing.assert_allclose(out["test"], metrics.recall_curve(test, run, out["ks"]), atol=1e-12)
+    for row in out["cutoffs"]:
+        want = search.smallest_k_for_recall(out["ks"], out["tune"], row["target"])
+        assert row["k"] == want
+        if want is not None:
+            assert row["test_recall"] == pytest.approx(out["test"][out["ks"].index(want)])
+    assert out["cutoffs"][-1]["k"] is None and out["cutoffs"][-1]["test_recall"] is None   # 60 deep of 200 docs
+    with pytest.raises(ValueError, match="share queries"):
+        search.depth_curve(query_ids, found, doc_ids, tune, tune, ks)
