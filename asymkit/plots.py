@@ -1,7 +1,7 @@
 """Plotting helpers. Each returns the matplotlib ``Figure`` so lessons show it and tests check it."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -67,8 +67,10 @@ def recall_qps(rows: Sequence[Mapping], exact_qps: float | None = None,
     fig, ax = _figure(figsize=(7.2, 4.4))
     kinds = list(dict.fromkeys(r["index"] for r in rows))
     for kind in kinds:
-        pts = sorted((r for r in rows if r["index"] == kind), key=lambda r: r["qps"])
-        ax.plot([r["qps"] for r in pts], [r["recall"] for r in pts], marker="o", ms=4, label=kind)
+        pts = sorted((r for r in rows if r["index"] == kind), key=lambda r: r.get("value", 0))   # in knob order
+        knob = pts[0].get("knob", "-")
+        ax.plot([r["qps"] for r in pts], [r["recall"] for r in pts], marker="o", ms=4,
+                label=kind if knob == "-" else f"{kind} ({knob})")
         for r in pts:
             if r.get("knob", "-") != "-":
                 ax.annotate(str(r["value"]), (r["qps"], r["recall"]), fontsize=7, xytext=(3, -9),
@@ -113,6 +115,40 @@ def training_monitor(histories: Mapping[str, object], title: str = "Training mon
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
     axes[3].legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def geometry_monitor(histories: Mapping[str, object], prefix: str = "val_",
+                     title: str = "Held-out batch: in-batch accuracy, alignment and uniformity"):
+    """Two panels per run, from a monitor recorded with ``validation=`` and ``geometry=True``: in-batch accuracy
+    by epoch (training sample solid, ``prefix`` batch dashed), and the run's path in the alignment-uniformity
+    plane of the ``prefix`` batch (Wang & Isola, 2020; lower-left is better), epoch 0 marked with a circle.
+
+    ``histories`` maps a run's name to an ``asymkit.train.History`` (anything with ``column(name)``).
+    """
+    import matplotlib.pyplot as plt
+
+    if not histories:
+        raise ValueError("give at least one history")
+    for name, h in histories.items():
+        if any(v is None for v in h.column(f"{prefix}alignment")):
+            raise ValueError(f"run {name!r} has no {prefix}alignment: train it with geometry=True"
+                             + (" and a validation batch" if prefix else ""))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, h in histories.items():
+        line, = axes[0].plot(h.column("epoch"), h.column("in_batch_acc"), marker="o", ms=3, label=f"{name}: training")
+        axes[0].plot(h.column("epoch"), h.column(f"{prefix}in_batch_acc"), marker="x", ms=3, ls="--",
+                     color=line.get_color(), label=f"{name}: held out")
+        a, u = h.column(f"{prefix}alignment"), h.column(f"{prefix}uniformity")
+        axes[1].plot(u, a, marker="o", ms=3, color=line.get_color(), label=name)
+        axes[1].plot(u[:1], a[:1], marker="o", ms=9, mfc="none", color=line.get_color())
+    axes[0].set(xlabel="epoch", ylabel="in-batch accuracy")
+    axes[1].set(xlabel="uniformity (lower = more spread out)", ylabel="alignment (lower = closer pairs)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

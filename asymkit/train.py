@@ -11,7 +11,13 @@ training pairs (the first ``monitor_size``) it records, before training (epoch 0
     neg_sim       mean similarity of each query with the other documents of the sample
     q_norm_mean / q_norm_std, d_norm_mean / d_norm_std   vector lengths
     q_std / d_std std of all embedding values (the "embedding std")
+    in_batch_acc  how often a query's own document scores highest among the sample's documents
     dev_ndcg10    NDCG@10 on the dev split, when a dev task is given
+
+Optional (keyword arguments of :func:`train_towers`): ``geometry=True`` adds ``alignment`` and
+``uniformity`` (Wang & Isola, 2020, on unit-normalised outputs: :mod:`asymkit.monitor`); a fixed
+``validation`` batch of held-out pairs (e.g. :func:`asymkit.monitor.validation_pairs` of dev, never
+trained on) gets the same statistics, as ``val_loss``, ``val_pos_sim``, ``val_in_batch_acc``, ...
 
 Positive similarity climbing every epoch while norms grow is the signature of magnitude
 cheating (lesson 06). Early stopping keeps the epoch with the best dev NDCG@10.
@@ -20,8 +26,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ import torch.nn.functional as F
 from . import metrics, search, settings
 from .corpora import RetrievalTask
 from .losses import info_nce, kl_distillation, similarity
+from .monitor import geometry_statistics
 from .towers import TowerModel, encode
 
 
@@ -65,11 +72,13 @@ class History:
     def column(self, name: str) -> list:
         return [r.get(name) for r in self.records]
 
-    def table(self) -> str:
-        cols = ["epoch", "loss", "pos_sim", "neg_sim", "q_norm_mean", "d_norm_mean", "q_std", "d_std", "dev_ndcg10"]
+    def table(self, columns: Sequence[str] | None = None) -> str:
+        """One line per epoch; ``columns`` (default: the core monitor's) may name any recorded key."""
+        cols = list(columns or ["epoch", "loss", "pos_sim", "neg_sim", "q_norm_mean", "d_norm_mean", "q_std", "d_std",
+                                "dev_ndcg10"])
         lines = ["  ".join(f"{c:>11s}" for c in cols)]
         for r in self.records:
-            lines.append("  ".join(f"{r[c]:>11.4f}" if isinstance(r.get(c), float) else f"{str(r.get(c, '')):>11s}"
+            lines.append("  ".join(f"{r[c]:>11.4f}" if isinstance(r.get(c), float) else f"{r.get(c, '')!s:>11s}"
                                    for c in cols))
         return "\n".join(lines)
 
@@ -116,13 +125,14 @@ def batch_statistics(q: torch.Tensor, d: torch.Tensor, normalize: bool = True) -
 
 @torch.no_grad()
 def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: TrainConfig,
-            loss_fn: Callable = info_nce, statistics_fn: Callable = batch_statistics) -> dict:
+            loss_fn: Callable = info_nce, statistics_fn: Callable = batch_statistics, geometry: bool = False) -> dict:
     """The monitor statistics (module docstring) on a fixed sample of ``n`` (query, positive) pairs.
 
     ``loss`` is the mean of ``loss_fn`` over the consecutive chunks ``[0, B), [B, 2B), ...`` of the sample,
     ``B = config.batch_size`` (a last chunk of one pair, which has no negative, is skipped as in training;
     a sample of one pair gives 0), so it is on the scale of the training loss. The rest comes from
-    ``statistics_fn(q, d, normalize)`` on the whole sample (:func:`batch_statistics`).
+    ``statistics_fn(q, d, normalize)`` on the whole sample (:func:`batch_statistics`); ``geometry`` adds
+    ``alignment`` and ``uniformity`` (:func:`asymkit.monitor.geometry_statistics`, ``n >= 2``).
     """
     was_training = model.training
     model.eval()
@@ -134,6 +144,8 @@ def monitor(model: TowerModel, q_in: torch.Tensor, d_in: torch.Tensor, config: T
     stats = statistics_fn(q, d, config.normalize)
     if not isinstance(stats, dict):
         raise TypeError(f"statistics_fn must return a dict of statistics, got {type(stats).__name__}")
+    if geometry and n > 1:
+        stats = {**stats, **geometry_statistics(q, d)}
     model.train(was_training)
     return {"loss": float(loss), **{k: float(v) for k, v in stats.items()}}
 
@@ -175,7 +187,8 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
                  doc_bank: np.ndarray | None = None, hard_negative_ids: np.ndarray | None = None,
                  teacher_scores: np.ndarray | None = None, progress: bool = True,
                  loss_fn: Callable | None = None, step_fn: Callable | None = None,
-                 statistics_fn: Callable | None = None) -> History:
+                 statistics_fn: Callable | None = None, validation: tuple | None = None, geometry: bool = False,
+                 regulariser: Callable | None = None) -> History:
     """Train ``model`` with InfoNCE on (query, positive document) backbone embeddings.
 
     Args:
@@ -198,6 +211,14 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             (default :func:`training_step`); ``batch_loss(q, d)`` is this batch's whole loss.
         statistics_fn: the monitor's statistics of one batch, ``statistics_fn(q, d, normalize) -> dict``
             (default :func:`batch_statistics`).
+        validation: a fixed batch of held-out pairs ``(val_queries, val_docs)`` (``(m, dim)`` each, or texts;
+            e.g. :func:`asymkit.monitor.validation_pairs` of dev), never trained on: the monitor's statistics
+            on it are recorded every epoch with the prefix ``val_`` (``val_loss``, ``val_in_batch_acc``, ...).
+        geometry: also record ``alignment`` and ``uniformity`` (and ``val_`` ones) every epoch
+            (:mod:`asymkit.monitor`, on unit-normalised outputs).
+        regulariser: ``regulariser(q, d) -> scalar tensor`` on a batch's ``(B, dim)`` tower outputs, added to
+            every training step's loss (e.g. :func:`asymkit.monitor.isotropy_regulariser`); the monitor's
+            ``loss`` stays the contrastive loss alone.
 
     ``config.seed`` seeds the batch order and the global RNGs for the run; ``model`` is trained from the
     weights it has (nothing is re-initialised here): its starting point is set where it was built, e.g.
@@ -247,6 +268,16 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
         except TypeError:
             raise ValueError("with hard negatives the loss gets them as a fifth argument, (B, n, dim): give loss_fn "
                              "a parameter for them, or train without hard_negative_ids") from None
+    val = None
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a pair (val_queries, val_docs), e.g. monitor.validation_pairs(dev)")
+        val = (_inputs(validation[0], "validation queries", device), _inputs(validation[1], "validation docs", device))
+        if shape(val[0]) != shape(val[1]) or shape(val[0])[1:] != shape(Xq)[1:]:
+            raise ValueError(f"validation queries {shape(val[0])} and docs {shape(val[1])} must be pairs shaped like "
+                             f"the training pairs {shape(Xq)}")
+    if regulariser is not None and not callable(regulariser):
+        raise TypeError(f"regulariser must be a function of (q, d), got {type(regulariser).__name__}")
     sample = torch.arange(min(config.monitor_size, len(Xq)), device=device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
@@ -254,7 +285,9 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
 
     def record(epoch: int, train_loss: float | None, seconds: float) -> dict:
         r = {"epoch": epoch, "train_loss": train_loss, "seconds": round(seconds, 2)}
-        r.update(monitor(model, _take(Xq, sample), _take(Xd, sample), config, loss_fn, statistics_fn))
+        r.update(monitor(model, _take(Xq, sample), _take(Xd, sample), config, loss_fn, statistics_fn, geometry))
+        if val is not None:
+            r.update({f"val_{k}": v for k, v in monitor(model, *val, config, loss_fn, statistics_fn, geometry).items()})
         if dev is not None:
             r["dev_ndcg10"] = evaluate_towers(model, dev, config.similarity(), ["NDCG@10"], device=device)["NDCG@10"]
         history.records.append(r)
@@ -277,8 +310,9 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
             if len(idx) < 2:
                 continue                                             # one pair has no in-batch negative
             def batch_loss(q, d, idx=idx):                           # q, d: (B, dim) tower outputs
+                extra = regulariser(q, d) if regulariser is not None else 0.0
                 if hard is None:
-                    return loss_fn(q, d, config.temperature, config.normalize)
+                    return loss_fn(q, d, config.temperature, config.normalize) + extra
                 ids = hard[idx]                                      # (B, n) rows of the bank
                 negs = model.encode_documents(_take(bank, ids.reshape(-1))).reshape(*ids.shape, -1)  # (B, n, dim)
                 loss = loss_fn(q, d, config.temperature, config.normalize, negs)
@@ -292,7 +326,7 @@ def train_towers(model: TowerModel, train_queries: np.ndarray, train_docs: np.nd
                             qq, cand = F.normalize(qq, dim=-1), F.normalize(cand, dim=-1)
                         student = (qq * cand).sum(-1) / config.temperature  # (b, 1 + n)
                         loss = loss + config.distill_weight * kl_distillation(student, t[has], config.distill_temperature)
-                return loss
+                return loss + extra
 
             value = step_fn(model, opt, _take(Xq, idx), _take(Xd, idx), batch_loss)
             if not isinstance(value, (float, int, torch.Tensor)) or (torch.is_tensor(value) and value.numel() != 1):
