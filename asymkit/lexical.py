@@ -46,3 +46,16 @@ class BM25:
         idx, scores = self.index.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return {q: {self.doc_ids[j]: float(s) for j, s in zip(irow, srow) if s > 0}
                 for q, irow, srow in zip(qids, idx, scores)}
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts), n_docs)`` BM25 scores of every query text against every document, in corpus order
+        (``self.doc_ids``); 0 where a document shares no word with the query. Score a large query set in blocks."""
+        if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise TypeError("texts must be a list of query strings: wrap a single query in a list")
+        tokens = self._bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, return_ids=False,
+                                      show_progress=False)
+        out = np.zeros((len(texts), len(self.doc_ids)), dtype=np.float32)
+        for row, toks in zip(out, tokens):
+            if toks:
+                row[:] = self.index.get_scores(toks)
+        return out

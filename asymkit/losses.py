@@ -114,6 +114,55 @@ class MarginLoss(nn.Module):
         return margin_loss(q, d_pos, d_neg, self.margin, self.normalize)
 
 
+
+def in_batch_margin(q: torch.Tensor, d: torch.Tensor, margin: float = 0.2, normalize: bool = True,
+                    hard_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """Triplet margin loss over the same candidates as :func:`info_nce`, averaged over every (query, negative) pair.
+
+    For query ``i`` the negatives are the other ``B - 1`` documents of the batch (and all ``B * n`` hard
+    negatives, if given, ``(B, n, dim)``): ``mean_{i, j != i} relu(margin - s(q_i, d_i) + s(q_i, d_j))``.
+    Where InfoNCE's softmax weighs each negative by how close it scores to the positive, here every negative
+    that is already ``margin`` below the positive contributes nothing, and the others count equally.
+    """
+    _check_pair(q, d)
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}: it is how far below the positive a negative must score")
+    candidates = d                                                    # (B, dim)
+    if hard_negatives is not None:
+        if hard_negatives.ndim != 3 or hard_negatives.shape[0] != q.shape[0] or hard_negatives.shape[2] != q.shape[1]:
+            raise ValueError(f"hard_negatives must be (B={q.shape[0]}, n, dim={q.shape[1]}), "
+                             f"got {tuple(hard_negatives.shape)}")
+        candidates = torch.cat([d, hard_negatives.reshape(-1, d.shape[1])])  # (B + B*n, dim)
+    S = similarity(q, candidates, normalize)                          # (B, B [+ B*n])
+    B = q.shape[0]
+    pos = S[torch.arange(B), torch.arange(B)]                         # (B,) the diagonal
+    is_neg = torch.ones_like(S, dtype=torch.bool)
+    is_neg[torch.arange(B), torch.arange(B)] = False                  # every other column is a negative
+    if not is_neg.any():
+        raise ValueError("one pair and no hard negatives: there is no negative to compare with, use B >= 2")
+    return F.relu(margin - pos[:, None] + S)[is_neg].mean()
+
+
+class InBatchMarginLoss(nn.Module):
+    """:func:`in_batch_margin` with the call of :func:`asymkit.train.train_towers`' ``loss_fn``:
+    ``loss_fn(q, d, temperature, normalize, hard_negatives=None)``.
+
+    A margin loss has no temperature: the one the loop passes is ignored, ``margin`` plays its part
+    (cosines, so 0.1-0.5 are the usual values; choose on dev). Prefer InfoNCE unless you need scores with
+    a fixed gap between answers and non-answers.
+
+    >>> train.train_towers(model, Q, D, config, loss_fn=InBatchMarginLoss(margin=0.2))
+    """
+
+    def __init__(self, margin: float = 0.2):
+        super().__init__()
+        if not margin >= 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        self.margin = margin
+
+    def forward(self, q, d, temperature=None, normalize=True, hard_negatives=None):
+        return in_batch_margin(q, d, self.margin, normalize, hard_negatives)
+
 # --------------------------------------------------------------------------- reranker losses
 # Scores here are a cross-encoder's (or any scorer's) outputs for groups of candidates: a
 # ``(B, 1 + n)`` matrix whose column 0 is the query's positive and columns 1..n its negatives.

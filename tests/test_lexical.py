@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from asymkit import lexical
@@ -60,3 +61,16 @@ def test_errors():
         bm25.retrieve({})
     with pytest.raises(ValueError, match="positive integer"):
         bm25.retrieve({"q": "zip"}, k=0)
+
+
+def test_scores_match_brute_force_and_retrieve():
+    bm25 = lexical.BM25(CORPUS)
+    S = bm25.scores(["read write archives", "compressed zip archives", "zebra"])
+    assert S.shape == (3, len(CORPUS)) and S.dtype == np.float32
+    for row, toks in zip(S, (["read", "write", "archiv"], ["compress", "zip", "archiv"])):
+        assert dict(zip(bm25.doc_ids, row.tolist())) == pytest.approx(brute_bm25(toks), rel=1e-5)
+    assert not S[2].any(), "a query sharing no word scores 0 everywhere"
+    run = bm25.retrieve({"q": "read write archives"}, k=4)
+    assert run["q"] == pytest.approx({d: float(s) for d, s in zip(bm25.doc_ids, S[0]) if s > 0})
+    with pytest.raises(TypeError, match="list of query strings"):
+        bm25.scores("read write archives")
