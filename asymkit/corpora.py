@@ -97,3 +97,32 @@ def training_set(ds: data.RetrievalDataset, n_extra: int, encoder: encoders.BiEn
         doc_texts += [p.body for p in pairs]
         sources += ["packages"] * len(pairs)
     return TrainingSet(encoder.encode(query_texts), encoder.encode(doc_texts), query_texts, doc_texts, sources)
+
+
+
+def package_domain(ds: data.RetrievalDataset, n_train: int, n_dev: int, encoder: encoders.BiEncoder | None = None
+                   ) -> tuple[TrainingSet, RetrievalTask]:
+    """Another domain than ``ds``'s, for lesson 05's domain shift: ``(train, dev)`` from the installed packages'
+    docstrings *only* (:func:`asymkit.data.training_pairs`, anything sharing text with ``ds`` dropped).
+
+    ``dev``: the first ``n_dev`` pairs as a held-out :class:`RetrievalTask`, each summary a query judged against
+    its own body, the corpus those ``n_dev`` bodies (ids: qualified names; ``queries`` and ``docs`` ``(n_dev, dim)``
+    unit backbone embeddings): the validation set of a team that has no labels in ``ds``'s domain.
+    ``train``: the next ``n_train`` pairs as a :class:`TrainingSet` (``(n_train, dim)`` each, every source
+    ``"packages"``), disjoint from ``dev``.
+    """
+    for name, value in (("n_train", n_train), ("n_dev", n_dev)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    encoder = encoder or encoders.BiEncoder()
+    pairs = data.first_training_pairs(n_dev + n_train, exclude=ds)
+    if len(pairs) <= n_dev:
+        raise ValueError(f"only {len(pairs)} package pairs are available: ask for fewer than {n_dev} dev queries")
+    held, rest = pairs[:n_dev], pairs[n_dev:]
+    ids = [p.qualname for p in held]
+    dev = RetrievalTask(ids, encoder.encode([p.summary for p in held]), list(ids),
+                        encoder.encode([p.body for p in held]), {q: {q: 1} for q in ids})
+    query_texts, doc_texts = [p.summary for p in rest], [p.body for p in rest]
+    train = TrainingSet(encoder.encode(query_texts), encoder.encode(doc_texts), query_texts, doc_texts,
+                        ["packages"] * len(rest))
+    return train, dev

@@ -409,3 +409,39 @@ def apply_alignment(Q: np.ndarray, W: np.ndarray) -> np.ndarray:
         raise ValueError(f"W has shape {W.shape} but queries have dim {Q.shape[1]}: W must be (dim_q, dim_d) "
                          "from fit_alignment, applied to the queries")
     return Q @ W
+
+
+# --------------------------------------------------------------------------- domain shift
+
+def domain_classifier_auc(A: np.ndarray, B: np.ndarray, folds: int = 5, seed: int = settings.SEED) -> float:
+    """How well a linear classifier tells the rows of ``A`` ``(n_a, dim)`` from those of ``B`` ``(n_b, dim)``:
+    its ROC AUC on held-out rows. 0.5: the two sets look alike (as far as a linear boundary can see); 1.0:
+    every row can be told apart (a domain shift). Needs no judgements: pass e.g. the backbone embeddings of
+    the training queries and of the served queries.
+
+    The larger set is subsampled (seeded) to the size of the smaller, so chance stays at 0.5. Rows are
+    L2-normalised; the classifier is the difference of the two sets' mean rows (a nearest-centroid
+    boundary, no fitting to overfit), computed on ``folds - 1`` folds; the rows of the remaining fold are
+    scored by their dot product with it, each fold in turn, and the AUC (Mann-Whitney, ties counted half)
+    is taken over all held-out scores together.
+    """
+    A, B = _check(A, "A"), _check(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"A has dim {A.shape[1]} but B has dim {B.shape[1]}: embed both sets with the same model")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    n = min(len(A), len(B))
+    if n < folds:
+        raise ValueError(f"each set needs at least folds={folds} rows, got {len(A)} and {len(B)}")
+    rng = np.random.default_rng(seed)
+    X = np.vstack([A[rng.permutation(len(A))[:n]], B[rng.permutation(len(B))[:n]]]).astype(np.float64)  # (2n, dim)
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    is_a = np.r_[np.ones(n, dtype=bool), np.zeros(n, dtype=bool)]
+    fold = rng.permutation(2 * n) % folds
+    held = np.empty(2 * n)
+    for f in range(folds):
+        fit = fold != f
+        w = X[fit & is_a].mean(0) - X[fit & ~is_a].mean(0)                  # (dim,) from B's centre to A's
+        held[~fit] = X[~fit] @ w
+    ranks = stats.rankdata(held)                                            # ties share their mean rank
+    return float((ranks[is_a].sum() - n * (n + 1) / 2) / (n * n))

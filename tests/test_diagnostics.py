@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from asymkit import asymmetric, diagnostics as dg
+from asymkit import asymmetric
+from asymkit import diagnostics as dg
 
 
 def test_norm_stats_by_hand():
