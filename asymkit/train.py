@@ -355,8 +355,8 @@ def magnitude_alarm(history: History | Sequence[dict], max_growth: float = 1.5) 
 
     It fires when the mean query or document norm has grown more than ``max_growth`` times its epoch-0
     value, or when the mean positive similarity exceeds 1 while norms grew (a cosine never does: the
-    score is being bought with length). Both show after one or two epochs, long before a dev metric
-    says anything is wrong.
+    score is being bought with length). Both show in the monitor alone, without relevance judgements,
+    and name the cause; a dev metric may turn first (lesson 06 compares the two).
     """
     records = history.records if isinstance(history, History) else list(history)
     if not records:
