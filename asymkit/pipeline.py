@@ -9,7 +9,7 @@ a grid of (K, R); :func:`frontier` keeps the settings no other setting beats on 
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -260,3 +260,83 @@ def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequenc
             model.score([query_texts[i]] * len(docs), docs)
         cross[r] = (time.perf_counter() - start) / n * 1000
     return encode_ms, ann, cross
+
+
+def indexing_ms_per_doc(encoder, texts: Sequence[str], n: int = 32, batch_size: int = 16, tower_fn=None,
+                        vectors: np.ndarray | None = None, seed: int = 0) -> dict[str, float]:
+    """Milliseconds per document of building an index: ``n`` documents drawn from ``texts`` (seeded) encoded in
+    batches of ``batch_size`` by ``encoder`` (an :class:`asymkit.encoders.BiEncoder`, its network called
+    directly: its embedding cache would time a disk read), after an untimed warm-up on 2 of them; and, with
+    ``tower_fn`` (e.g. ``towers.encode_documents``) and ``vectors`` (the corpus's ``(N, dim)`` backbone
+    vectors), the document tower over all ``N`` vectors. Times the corpus as ``N x ms``.
+
+    Returns ``{"encoder": ms per document, "tower": ms per document (0.0 without a tower)}``.
+    """
+    if isinstance(texts, str) or len(texts) == 0:
+        raise ValueError("texts must be a non-empty list of document texts")
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n ({n}) and batch_size ({batch_size}) must be >= 1")
+    if (tower_fn is None) != (vectors is None):
+        raise ValueError("pass both tower_fn and vectors, or neither")
+    rng = np.random.default_rng(seed)
+    sample = [texts[i] for i in rng.permutation(len(texts))[:n]]
+    model = encoder.model
+    model.encode(sample[:2], batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)           # warm-up
+    start = time.perf_counter()
+    model.encode(sample, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+    out = {"encoder": (time.perf_counter() - start) / len(sample) * 1000, "tower": 0.0}
+    if tower_fn is not None:
+        from .towers import encode
+
+        encode(tower_fn, vectors[:batch_size])                                                         # warm-up
+        start = time.perf_counter()
+        encode(tower_fn, vectors)
+        out["tower"] = (time.perf_counter() - start) / len(vectors) * 1000
+    return out
+
+
+def decision_table(systems: Sequence[Mapping], n_docs: int, measure: str = "NDCG@10") -> list[dict]:
+    """Lesson 04's decision table from numbers measured elsewhere: one row per system, with when it is the
+    right choice read off the numbers.
+
+    Each system is a dict: ``name``; ``kind``, one of ``"bi-encoder"`` (an off-the-shelf encoder), ``"towers"``
+    (trained on in-domain pairs) or ``"hybrid"`` (a first stage + cross-encoder rerank); ``measure`` (test
+    quality); ``ms`` per query (one query at a time); ``memory_mb`` (index + models); ``doc_ms``, indexing
+    milliseconds per document. Needs one ``"bi-encoder"`` row (the baseline the others are compared to).
+
+    Returns the rows with ``index_s`` (``n_docs x doc_ms``, seconds to index the corpus) and ``when`` added.
+    """
+    kinds = ("bi-encoder", "towers", "hybrid")
+    need = ("name", "kind", measure, "ms", "memory_mb", "doc_ms")
+    for s in systems:
+        missing = [k for k in need if k not in s]
+        if missing:
+            raise ValueError(f"system {s.get('name', s)!r} lacks {missing}: each system needs {need}")
+        if s["kind"] not in kinds:
+            raise ValueError(f"kind must be one of {kinds}, got {s['kind']!r}")
+    base = [s for s in systems if s["kind"] == "bi-encoder"]
+    if len(base) != 1:
+        raise ValueError(f"need exactly one 'bi-encoder' system (the baseline), got {len(base)}")
+    if n_docs < 1:
+        raise ValueError(f"n_docs must be >= 1, got {n_docs}")
+    base = base[0]
+    best_first = max((s for s in systems if s["kind"] != "hybrid"), key=lambda s: s[measure])
+    rows = []
+    for s in systems:
+        row = {**s, "index_s": n_docs * s["doc_ms"] / 1000}
+        if s["kind"] == "bi-encoder":
+            row["when"] = (f"no in-domain training pairs, or a corpus whose domain keeps changing: nothing to train, "
+                           f"{s['ms']:.0f} ms a query")
+        elif s["kind"] == "towers":
+            gain = s[measure] / base[measure] - 1
+            row["when"] = (f"in-domain pairs to train on: {gain:+.1%} {measure} over {base['name']} at "
+                           f"{s['ms'] / max(base['ms'], 1e-9):.1f}x its latency" if gain > 0 else
+                           f"not with these pairs: {gain:+.1%} {measure} against {base['name']}")
+        else:
+            gain = s[measure] / best_first[measure] - 1
+            row["when"] = (f"quality first, when {s['ms']:.0f} ms a query fits the budget: {gain:+.1%} {measure} over "
+                           f"{best_first['name']}" if gain > 0 else
+                           f"not with this reranker: {gain:+.1%} {measure} against {best_first['name']}, at "
+                           f"{s['ms']:.0f} ms a query")
+        rows.append(row)
+    return rows

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from asymkit import calibration, checkpoints, cross, cross_training, distillation, hardware, losses, pipeline, score_cache
+from asymkit import (calibration, checkpoints, cross, cross_recipe, cross_training, distillation, hardware, losses,
+                     pipeline, score_cache)
 
 
 # --------------------------------------------------------------------------- losses, by hand
@@ -504,3 +505,94 @@ def test_bf16_follows_the_device_the_model_is_moved_to(monkeypatch):
     assert auto.bf16
     auto.to("meta")                                  # any non-CPU device: 'auto' means float32 there
     assert auto.device.type == "meta" and not auto.bf16
+
+
+# --------------------------------------------------------------------------- the three losses compared (lesson 04)
+
+def _tiny_groups():
+    queries = ["sort a list", "open a file", "join two paths", "parse a date"]
+    docs = ["return a sorted list", "open the file for reading", "join paths into one", "parse a date string"]
+    negatives = [[docs[(i + 1) % 4], docs[(i + 2) % 4]] for i in range(4)]
+    return queries, docs, negatives
+
+
+def _tiny_recipe():
+    return {"n_extra": 0, "config": cross_training.CrossTrainConfig(steps=2, queries_per_step=2, n_negatives=2, warmup=1),
+            "model_kwargs": {"n_layers": 1, "train_layers": None, "max_length": 24, "max_query_length": 8,
+                             "precision": "fp32", "dropout": 0.0}}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_loss_comparison_recipe_is_one_budget_for_every_loss(fast):
+    recipe = cross_recipe.loss_comparison_recipe(fast)
+    assert set(recipe) == {"n_extra", "config", "model_kwargs"}
+    assert recipe["config"].steps < cross_recipe.course_recipe(fast)["config"].steps           # a reduced budget
+    assert recipe == cross_recipe.loss_comparison_recipe(fast) and recipe["model_kwargs"]["max_length"] <= 64
+
+
+def test_loss_comparison_models_differ_only_in_their_loss_and_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASYMKIT_CACHE", str(tmp_path))
+    groups = _tiny_groups()
+    models = cross_recipe.loss_comparison_models(None, recipe=_tiny_recipe(), device="cpu", groups=groups)
+    assert list(models) == list(cross_training.LOSSES)
+    configs = {name: m.config for name, (m, _) in models.items()}
+    assert all(c == configs["listwise"] for c in configs.values())            # same model settings for all three
+    heads = [m.head.weight.detach().clone() for m, _ in models.values()]
+    assert not torch.equal(heads[0], heads[1]) and not torch.equal(heads[1], heads[2])   # the loss made a difference
+    assert all(len(log) == 2 and np.isfinite(log[-1]["loss"]) for _, log in models.values())
+    assert len(list((tmp_path / "models").glob("cross-*.safetensors"))) == 3
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached model must not be trained again")
+
+    monkeypatch.setattr(cross_recipe, "train_cross_encoder", no_training)
+    again = cross_recipe.loss_comparison_models(None, recipe=_tiny_recipe(), device="cpu", groups=groups,
+                                                losses=["pairwise"])
+    assert torch.equal(again["pairwise"][0].head.weight, models["pairwise"][0].head.weight)
+    with pytest.raises(ValueError, match="unknown loss 'ranknet'"):
+        cross_recipe.loss_comparison_models(None, recipe=_tiny_recipe(), groups=groups, losses=["ranknet"])
+    with pytest.raises(TypeError, match="list of names"):
+        cross_recipe.loss_comparison_models(None, recipe=_tiny_recipe(), groups=groups, losses="listwise")
+    with pytest.raises(ValueError, match="dataset or the training groups"):
+        cross_recipe.trained_cross_encoder(None, **_tiny_recipe())
+
+
+class _DictScorer:
+    """A stand-in for a ScoreCache: each (query, document) pair's score looked up in a dict (0 if absent)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def score(self, queries, docs, progress=False):
+        return np.array([self.table.get((q, d), 0.0) for q, d in zip(queries, docs)], dtype=np.float32)
+
+
+def _split(qids, qrels):
+    cands = [[f"{q}-d{j}" for j in range(4)] for q in qids]
+    first = [np.array([0.9, 0.8, 0.7, 0.6]) for _ in qids]
+    return {"query_ids": qids, "query_texts": qids, "cands": cands, "first": first, "qrels": qrels}
+
+
+def test_compare_losses_ranks_a_perfect_reranker_above_a_backwards_one():
+    dev = _split(["a", "b"], {"a": {"a-d2": 1}, "b": {"b-d3": 1}})
+    test = _split(["c", "d"], {"c": {"c-d1": 1}, "d": {"d-d3": 1}})
+    doc_text = {d: d for s in (dev, test) for c in s["cands"] for d in c}
+    relevant = {(q, d) for s in (dev, test) for q in s["query_ids"] for d in s["qrels"][q]}
+    right = {(q, d): (5.0 if (q, d) in relevant else 0.0) for s in (dev, test) for q, c in zip(s["query_ids"], s["cands"])
+             for d in c}
+    wrong = {k: -v for k, v in right.items()}
+    models = {"right": (right, [{"step": 1, "loss": 2.0, "seconds": 1.0}, {"step": 2, "loss": 1.0, "seconds": 3.5}]),
+              "wrong": (wrong, [{"step": 1, "loss": 0.5, "seconds": 2.0}])}
+    rows = cross_recipe.compare_losses(models, doc_text, dev, test, r=4, scorer=_DictScorer)
+    by = {r["loss"]: r for r in rows}
+    assert by["right"]["test NDCG@10"] == pytest.approx(1.0) and by["right"]["dev MRR@10"] == pytest.approx(1.0)
+    assert by["wrong"]["test NDCG@10"] < by["right"]["test NDCG@10"] and by["wrong"]["test MRR@10"] < 1.0
+    assert by["right"]["alpha"] == 1.0 and by["right"]["fused test NDCG@10"] == pytest.approx(1.0)
+    assert by["wrong"]["alpha"] < 1.0                      # on dev the first stage beats a backwards reranker
+    assert by["right"]["train_s"] == 3.5 and by["right"]["final_loss"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least r=5 candidates"):
+        cross_recipe.compare_losses(models, doc_text, dev, test, r=5, scorer=_DictScorer)
+    with pytest.raises(ValueError, match="test lacks"):
+        cross_recipe.compare_losses(models, doc_text, dev, {"query_ids": ["c"]}, r=4, scorer=_DictScorer)
+    with pytest.raises(ValueError, match="no models"):
+        cross_recipe.compare_losses({}, doc_text, dev, test, r=4, scorer=_DictScorer)

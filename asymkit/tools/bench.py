@@ -44,6 +44,21 @@ def lesson01_headlines(fast: bool) -> list[tuple[str, str]]:
                       ("BM25", lexical.BM25(ds.corpus).retrieve(queries, k=k))):
         scores = metrics.evaluate(qrels, run, measures)
         rows.append((f"{name}, test", "  ".join(f"{m} {scores[m]:.4f}" for m in measures)))
+    from asymkit import chunking
+
+    agree = encoders.semantic_search_agreement(Q, D, *search.top_k(Q, D, 10))
+    rows.append(("sentence-transformers semantic_search vs NumPy top-10, test",
+                 (f"ids identical on {agree['same_order']}/{agree['queries']} queries, up to tied documents on "
+                  f"{agree['same_up_to_ties']}/{agree['queries']}; max score diff {agree['max_score_diff']:.1e}")))
+    chunks = chunking.compare_chunking(enc, ds.corpus, ds.split("dev"), (queries, qrels))
+    rows.append(("long documents (chunking)", (f"window {chunks['window']} tokens: {chunks['long_docs']} of "
+                                               f"{chunks['n_docs']} documents longer; their queries: dev "
+                                               f"{len(chunks['dev_queries'])}, test {len(chunks['test_queries'])}; "
+                                               "passage/stride chosen on dev")))
+    for r in chunks["test"]:
+        setting = f"passage {r['passage_tokens']}/stride {r['stride']}" if r["stride"] else "first window only"
+        rows.append((f"chunking {r['method']}, test long-doc queries",
+                     f"NDCG@10 {r['ndcg']:.4f}  vectors {r['vectors']} ({r['vectors'] / chunks['n_docs']:.2f}x)  {setting}"))
     return rows
 
 
@@ -54,6 +69,7 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     also timed as one batch, which suits it best. Target: recall@10 >= 0.95 at >= 20x exact q/s.
     """
     import faiss
+    import numpy as np
 
     from asymkit import corpora, data, encoders
     from asymkit import index as ix
@@ -61,8 +77,8 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     faiss.omp_set_num_threads(2)
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
-    _, D, _ = corpora.ann_corpus(ds, 20_000 if fast else 100_000, enc)
-    _, Q = enc.encode_queries(corpora.all_queries(ds))
+    all_ids, D, _ = corpora.ann_corpus(ds, 20_000 if fast else 100_000, enc)
+    query_ids, Q = enc.encode_queries(corpora.all_queries(ds))
     timing = min(300, len(Q))
     flat = ix.build_index(D, "flat")
     _, exact_ids = flat.search(Q, 10)
@@ -91,6 +107,33 @@ def lesson02_headlines(fast: bool) -> list[tuple[str, str]]:
     if D.shape[0] < 100_000:
         verdict += f" (the target is set for >= 100,000 vectors; this corpus has {D.shape[0]:,}: informative only)"
     rows.append(("target", verdict))
+    # Build settings, as lesson 02's cells measure them: IVF nlist and HNSW M (fast mode: on 2,000 vectors), each at
+    # the smallest search setting reaching recall@10 >= 0.95 on the train + dev queries, measured on the test queries.
+    from asymkit import search
+
+    test_queries, test_qrels = ds.split("test")
+    is_test = np.array([q in test_queries for q in query_ids])
+    N = D.shape[0]
+    for kind, param, values, n, fixed in [("ivf", "nlist", sorted({ix.suggest_nlist(N, c) for c in (1, 4, 16)}), N, {}),
+                                          ("hnsw", "M", [8, 16, 32, 64], 2_000 if fast else N, {"ef_construction": 64})]:
+        flat_n = ix.build_index(D[:n], "flat")
+        truth = [(Q[mask], flat_n.search(Q[mask], 10)[1]) for mask in (~is_test, is_test)]
+        for r in ix.build_sweep(D[:n], kind, param, values, *truth, target=0.95, **fixed):
+            rows.append((f"{kind} {param}={r['value']}" + (f" (efConstruction=64, {n:,} vectors)" if kind == "hnsw" else ""),
+                         (f"train {r['train_s']:5.1f} s + add {r['add_s']:5.1f} s  {r['bytes'] / 2**20:6.1f} MiB  "
+                          f"{r['knob']}={r['knob_value']} (tune recall {r['tune_recall']:.3f}"
+                          f"{'' if r['reached'] else ', target not reached'}) -> test recall@10 {r['recall']:.3f}, "
+                          f"{r['qps']:,.0f} q/s")))
+    # Recall@K-vs-K by the qrels, exact search, on the whole corpus and on the judged documents alone (lesson 01's).
+    ks = [10, 20, 50, 100, 200, 500, 1000]
+    tune_qrels = {**ds.split("train")[1], **ds.split("dev")[1]}
+    for name, n in [(f"{N:,} vectors", N), (f"judged docs only, {len(ds.corpus):,}", len(ds.corpus))]:
+        found = ix.build_index(D[:n], "flat").search(Q, 1000)[1]       # -1 beyond n
+        curve = search.depth_curve(query_ids, found, all_ids, tune_qrels, test_qrels, ks)
+        cut = ", ".join(f">={c['target']:.2f}: K={c['k']} (test {c['test_recall']:.3f})" if c["k"] else
+                        f">={c['target']:.2f}: none <= 1000" for c in curve["cutoffs"])
+        rows.append((f"Recall@K exact, {name}", "test " + " ".join(f"@{k} {r:.3f}" for k, r in
+                                                                   zip(curve["ks"], curve["test"])) + f"; cut-off {cut}"))
     return rows
 
 
@@ -111,24 +154,49 @@ def _tower_setup(fast: bool):
 
 
 def lesson03_headlines(fast: bool) -> list[tuple[str, str]]:
-    """Test-split quality of the pretrained model, shared and twin towers, and twin towers with hard negatives,
-    trained exactly as lesson 03 does. Target: twin towers >= +5% NDCG@10 over the baseline (default mode)."""
-    from asymkit import towers, train
+    """Test-split quality of the pretrained model, shared and twin towers, twin towers with hard negatives mined by
+    MiniLM and by BM25 (with each miner's false-negative rate), and twin towers trained with the margin loss (margin
+    chosen on dev), trained exactly as lesson 03 does. Target: twin towers >= +5% NDCG@10 over the baseline (default
+    mode)."""
+    from asymkit import losses, mining, towers, train
 
     _, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
     measures = ["NDCG@10", "MRR@10", "Recall@100"]
     base = train.evaluate_towers(towers.TowerModel(384), test, "cosine", measures)
-    rows = [("training", f"{len(pairs):,} pairs, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, "
-                         f"temperature {cfg.temperature}, cosine; best epoch by dev NDCG@10")]
-    results = {"pretrained MiniLM": base}
-    for name, shared, extra in [("shared tower", True, {}), ("twin towers", False, {}),
-                                ("twin + hard negatives", False, {"doc_bank": pairs.docs, "hard_negative_ids": hard})]:
+    rows = [("training", (f"{len(pairs):,} pairs, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, "
+                          f"temperature {cfg.temperature}, cosine; best epoch by dev NDCG@10"))]
+    positives = [[i] for i in range(len(pairs))]
+    dense_filled = mining.mine_hard_negatives(pairs.queries, pairs.docs, positives, n=3, depth=30,
+                                              return_filled=True)[1]
+    bm25, bm25_filled = mining.mine_bm25_negatives(pairs.query_texts, pairs.doc_texts, positives, n=3, depth=30,
+                                                   return_filled=True)
+    results, best_dev = {"pretrained MiniLM": base}, {}
+    runs = [("shared tower", True, {}), ("twin towers", False, {}),
+            ("twin + hard negatives", False, {"doc_bank": pairs.docs, "hard_negative_ids": hard}),
+            ("twin + BM25 negatives", False, {"doc_bank": pairs.docs, "hard_negative_ids": bm25})]
+    margins = (0.3,) if fast else (0.1, 0.3)                   # lesson 03's margins
+    runs += [(f"twin, margin {m}", False, {"loss_fn": losses.InBatchMarginLoss(margin=m)}) for m in margins]
+    for name, shared, extra in runs:
         model = towers.TowerModel(384, shared=shared)
-        train.train_towers(model, pairs.queries, pairs.docs, cfg, dev=dev, progress=False, **extra)
-        results[name] = train.evaluate_towers(model, test, "cosine", measures)
+        h = train.train_towers(model, pairs.queries, pairs.docs, cfg, dev=dev, progress=False, **extra)
+        results[name], best_dev[name] = train.evaluate_towers(model, test, "cosine", measures), max(h.column("dev_ndcg10"))
+    chosen = max((f"twin, margin {m}" for m in margins), key=best_dev.get)
     for name, r in results.items():
+        if name.startswith("twin, margin") and name != chosen:
+            continue
         change = (r["NDCG@10"] / base["NDCG@10"] - 1) * 100
         rows.append((f"{name}, test", "  ".join(f"{m} {r[m]:.4f}" for m in measures) + f"  ({change:+.1f}% NDCG@10)"))
+    answers = mining.known_answers(pairs.query_texts)
+    for name, ids, filled, run in [("MiniLM", hard, dense_filled, "twin + hard negatives"),
+                                   ("BM25", bm25, bm25_filled, "twin + BM25 negatives")]:
+        fn = mining.false_negative_rate(ids, answers, filled)
+        rows.append((f"negatives mined by {name}", (
+            f"test NDCG@10 {results[run]['NDCG@10']:.4f} (dev {best_dev[run]:.4f}); random fills {filled.mean():.1%}; "
+            f"mined answers (same query text) {fn['false']} of {fn['mined']:,} = {fn['rate']:.3%}")))
+    rows.append(("margin loss vs InfoNCE", (
+        f"margin chosen on dev among {margins}: {chosen.split()[-1]} (dev {best_dev[chosen]:.4f}, test NDCG@10 "
+        f"{results[chosen]['NDCG@10']:.4f}) vs InfoNCE (dev {best_dev['twin towers']:.4f}, test NDCG@10 "
+        f"{results['twin towers']['NDCG@10']:.4f})")))
     gain = (results["twin towers"]["NDCG@10"] / base["NDCG@10"] - 1) * 100
     rows.append(("target", f"twin towers {gain:+.1f}% NDCG@10 vs pretrained -> target +5% "
                            f"{'met' if gain >= 5 else 'NOT met'}" + (" (fast mode: informative only)" if fast else "")))
@@ -217,6 +285,38 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
                        _seed_runs(pairs, hard, cfg, dev, test, None, 0.0))
     rows.append((f"distillation, {len(d['test'])} seeds paired", f"{_paired_cell(d)} -> target > 0 "
                  + _distillation_verdict(d["test"]) + (" (fast mode: informative only)" if fast else "")))
+    # the three losses on one reduced budget, reranking the same candidates (lesson 04, section 6)
+    cmp_recipe = cross_recipe.loss_comparison_recipe(fast)
+    split = lambda ids, qt, c, f, qrels: {"query_ids": ids, "query_texts": qt, "cands": c, "first": f, "qrels": qrels}
+    loss_rows = cross_recipe.compare_losses(cross_recipe.loss_comparison_models(ds, fast, encoder=enc), dtext,
+                                            split(dids, dtexts, dcands[:n_dev], dfirst[:n_dev], dev.qrels),
+                                            split(test.query_ids, texts, cands, first, test.qrels), r_max)
+    mk = cmp_recipe["model_kwargs"]
+    budget_text = (f"{mk.get('n_layers') or 6} layers, {mk.get('train_layers') or 'all'} training, {mk['max_length']} tokens, "
+                   f"{cmp_recipe['config'].steps} steps x {cmp_recipe['config'].queries_per_step} queries")
+    for r in loss_rows:
+        rows.append((f"{r['loss']} cross-encoder ({budget_text}), R={r_max}",
+                     (f"alone: dev NDCG@10 {r['dev NDCG@10']:.4f}, test NDCG@10 {r['test NDCG@10']:.4f}, MRR@10 "
+                      f"{r['test MRR@10']:.4f}; fused (a={r['alpha']}) test NDCG@10 {r['fused test NDCG@10']:.4f}; "
+                      f"trained {r['train_s']:.0f} s")))
+    rows.append(("loss chosen on dev (alone)", max(loss_rows, key=lambda r: r["dev NDCG@10"])["loss"]))
+    # the decision table (lesson 04, section 10)
+    mb = lambda m: sum(p.numel() * p.element_size() for p in m.parameters()) / 1e6
+    index_ms = pipeline.indexing_ms_per_doc(enc, [dtext[d] for d in test.doc_ids], tower_fn=twin.encode_documents,
+                                            vectors=test.docs)
+    first_mb = {"MiniLM": ann.memory_bytes() / 1e6 + mb(enc.model)}
+    first_mb["twin + hard negatives"] = first_mb["MiniLM"] + mb(twin)
+    doc_ms = {"MiniLM": index_ms["encoder"], "twin + hard negatives": index_ms["encoder"] + index_ms["tower"]}
+    systems = [{"name": "MiniLM + FAISS", "kind": "bi-encoder", "NDCG@10": ndcg["MiniLM"]["test"],
+                "ms": enc_ms + ann_ms[10], "memory_mb": first_mb["MiniLM"], "doc_ms": doc_ms["MiniLM"]},
+               {"name": "twin towers + FAISS", "kind": "towers", "NDCG@10": ndcg["twin + hard negatives"]["test"],
+                "ms": enc_ms + ann_ms[10], "memory_mb": first_mb["twin + hard negatives"],
+                "doc_ms": doc_ms["twin + hard negatives"]},
+               {"name": f"hybrid K={pick['K']} R={pick['R']}", "kind": "hybrid", "NDCG@10": pick_test["NDCG@10"],
+                "ms": pick["ms"], "memory_mb": first_mb[chosen] + mb(ce), "doc_ms": doc_ms[chosen]}]
+    for s in pipeline.decision_table(systems, len(test.doc_ids)):
+        rows.append((f"decision table: {s['name']}", (f"test NDCG@10 {s['NDCG@10']:.4f}, {s['ms']:.1f} ms/query, "
+                                                      f"{s['memory_mb']:.0f} MB, indexing {s['index_s']:.0f} s")))
     return rows
 
 
@@ -358,18 +458,37 @@ def lesson05_headlines(fast: bool) -> list[tuple[str, str]]:
         best = max(v for k, v in table.items() if k != "naive IP")
         rows.append((name, "  ".join(f"{k} {v:.4f}" for k, v in table.items())
                      + f"  | drop {table['naive IP'] / base - 1:+.0%}, {len(rep.flags)} flag(s), best fix {best / base:.0%}"))
+    # Domain shift (the fourth setup): towers fitted on package docstrings only vs on the train split, same budget.
+    shift = asymmetric.domain_shift(ds, enc)
+    by = {r["model"]: r for r in shift.rows}
+    mini = by["MiniLM (no towers)"]
+    for name in ("packages", "in-domain"):
+        r, s = by[name], shift.setups[name]
+        rep = diagnostics.asymmetry_report(s.query_ids, s.queries, s.doc_ids, s.docs, s.qrels)
+        rows.append((f"towers fit on {name}", (f"{r['pairs']} pairs  NDCG@10 package dev {r['package dev']:.4f} "
+                     f"({r['package dev'] / mini['package dev'] - 1:+.1%})  dev {r['dev']:.4f} "
+                     f"({r['dev'] / mini['dev'] - 1:+.1%})  test {r['test']:.4f} ({r['test'] / mini['test'] - 1:+.1%} vs "
+                     f"MiniLM {mini['test']:.4f})  | report: {len(rep.flags)} flag(s)")))
+    rows.append(("shift: query AUC", "  ".join(f"{r['model']} {r['AUC']:.3f}" for r in asymmetric.query_shift(shift))
+                 + "  (classifier: training vs served test queries; 0.5 = alike)"))
+    for r in asymmetric.fine_tune_in_domain(shift):
+        rows.append((f"fix: {r['start']} +{r['pairs']}", (f"in-domain pairs, lr {r['lr']:g} (dev)  dev {r['dev']:.4f}  "
+                     f"test {r['test']:.4f} ({r['test'] / mini['test'] - 1:+.1%} vs MiniLM)")))
     return rows
 
 
 def lesson06_headlines(fast: bool) -> list[tuple[str, str]]:
     """Lesson 06's table on the embedded data: the failing recipe (raw dot, T=1) and the fix (cosine, T=0.05).
     Targets (default mode): failing <= 0.5x baseline with positive similarity growing every epoch; fixed >= +5%."""
-    from asymkit import corpora, data, encoders, settings, towers, train
+    import itertools
+
+    from asymkit import corpora, data, encoders, monitor, settings, towers, train
 
     ds = data.load_stdlib(fast=fast)
     enc = encoders.BiEncoder()
     pairs = corpora.training_set(ds, 2_000 if fast else 12_000, enc)
     dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
+    val = monitor.validation_pairs(dev)
     base = train.evaluate_towers(towers.TowerModel(384), test, "cosine")["NDCG@10"]
     fail_cfg = train.TrainConfig(epochs=5, batch_size=64, lr=3e-4, temperature=1.0, normalize=False, patience=5,
                                  restore_best=False, device=settings.default_device())
@@ -378,13 +497,34 @@ def lesson06_headlines(fast: bool) -> list[tuple[str, str]]:
     for name, model, cfg, sim in [("failed: raw dot, T=1", towers.asymmetric_projection_model(384), fail_cfg, "dot"),
                                   ("fixed: cosine, T=0.05", towers.asymmetric_projection_model(384), fix_cfg, "cosine"),
                                   ("fixed + identity start", towers.TowerModel(384, shared=False), fix_cfg, "cosine")]:
-        hist = train.train_towers(model, pairs.queries, pairs.docs, cfg, dev=dev, progress=False)
+        hist = train.train_towers(model, pairs.queries, pairs.docs, cfg, dev=dev, progress=False, validation=val,
+                                  geometry=True)
         ndcg = train.evaluate_towers(model, test, sim)["NDCG@10"]
         pos = hist.column("pos_sim")
         rows.append((name, f"NDCG@10 {ndcg:.4f} ({ndcg / base - 1:+.1%})  pos_sim by epoch "
                            + " ".join(f"{p:.2f}" for p in pos)
-                           + f"  grows every epoch: {all(b > a for a, b in zip(pos, pos[1:]))}"
+                           + f"  grows every epoch: {all(b > a for a, b in itertools.pairwise(pos))}"
                            + f"  d_norm E0->E5 {hist.records[0]['d_norm_mean']:.2f}->{hist.records[-1]['d_norm_mean']:.2f}"))
+        if name != "fixed + identity start":
+            rows.append((f"  monitor ({name.split(':')[0]}), by epoch",
+                         "  ".join(f"{k} " + " ".join(f"{v:.2f}" for v in hist.column(k))
+                                   for k in ("val_in_batch_acc", "val_alignment", "val_uniformity"))))
+    # Issue 25: an isotropy-style regulariser on the failing recipe, weight chosen on dev (lesson 06, section 9)
+    grid = monitor.regulariser_grid(towers.asymmetric_projection_model, pairs.queries, pairs.docs, fail_cfg, dev,
+                                    {"norm": [1, 10, 100, 1000], "uniformity": [0.3, 1, 3, 10]})
+    rows.append(("regulariser grid (dev NDCG@10)", "  ".join(f"{r['kind']} x{r['weight']:g}: {r['dev_ndcg10']:.4f}"
+                                                            for r in grid)))
+    best = max(grid, key=lambda r: r["dev_ndcg10"])
+    model = towers.asymmetric_projection_model(384)
+    hist = train.train_towers(model, pairs.queries, pairs.docs, fail_cfg, dev=dev, progress=False, validation=val,
+                              geometry=True,
+                              regulariser=monitor.isotropy_regulariser(**{f"{best['kind']}_weight": best["weight"]}))
+    ndcg = train.evaluate_towers(model, test, "dot")["NDCG@10"]
+    last = hist.records[-1]
+    rows.append((f"raw dot + {best['kind']} x{best['weight']:g} (chosen on dev)",
+                 (f"test NDCG@10 {ndcg:.4f} ({ndcg / base - 1:+.1%})  last epoch: d_norm {last['d_norm_mean']:.2f}  "
+                  f"val_in_batch_acc {last['val_in_batch_acc']:.3f}  val_uniformity {last['val_uniformity']:.2f}  "
+                  f"alarm: {train.magnitude_alarm(hist) is not None}")))
     return rows
 
 
