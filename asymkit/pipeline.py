@@ -65,7 +65,7 @@ def fuse(first_scores, cross_scores, alpha: float) -> np.ndarray:
 
     def z(x):
         sd = x.std()
-        return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+        return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)   # a flat list: no information
 
     return alpha * z(c) + (1 - alpha) * z(f)
 
