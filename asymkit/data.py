@@ -384,6 +384,20 @@ TRAINING_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sent
                      "sympy", "networkx", "tqdm", "nbgrader", "nbconvert", "jupyter_server", "tornado", "traitlets")
 
 
+def _harvested_pairs(n: int, rebuild: bool) -> list[DocstringPair]:
+    """Every harvested training pair, from the cache (rebuilt when unreadable or ``rebuild``); checks ``n``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    path = _harvest_path("train-pairs")
+    if path.exists() and not rebuild:
+        try:
+            return [DocstringPair(r["qualname"], r["summary"], r["body"])
+                    for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())]
+        except (json.JSONDecodeError, KeyError, TypeError, OSError) as err:
+            warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=3)
+    return _harvest_site_packages()[1]
+
+
 def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: bool = False) -> list[DocstringPair]:
     """Up to ``n`` (summary -> body) pairs from the docstrings of the packages in ``TRAINING_PACKAGES``.
 
@@ -396,18 +410,7 @@ def training_pairs(n: int, exclude: RetrievalDataset | None = None, rebuild: boo
     every query and document of every split of ``exclude``, whole and paragraph by paragraph.
     The harvest is cached per set of installed package versions.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    path = _harvest_path("train-pairs")
-    pairs = None
-    if path.exists() and not rebuild:
-        try:
-            pairs = [DocstringPair(r["qualname"], r["summary"], r["body"])
-                     for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())]
-        except (json.JSONDecodeError, KeyError, TypeError, OSError) as err:
-            warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
-    if pairs is None:
-        _, pairs = _harvest_site_packages()
+    pairs = _harvested_pairs(n, rebuild)
     if exclude is not None:
         keys = evaluation_keys(exclude)
         pairs = [p for p in pairs if not pair_keys(p) & keys]
@@ -421,18 +424,7 @@ def first_training_pairs(n: int, exclude: RetrievalDataset | None = None) -> lis
     """The same pairs as :func:`training_pairs` ``(n, exclude)``, found faster when ``n`` is small: the harvest is
     checked against ``exclude`` only until ``n`` pairs are kept (:func:`training_pairs` checks every harvested
     pair first, seconds for the whole harvest). Warns, as it does, when fewer than ``n`` are available."""
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    path = _harvest_path("train-pairs")
-    pairs = None
-    if path.exists():
-        try:
-            pairs = [DocstringPair(r["qualname"], r["summary"], r["body"])
-                     for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())]
-        except (json.JSONDecodeError, KeyError, TypeError, OSError) as err:
-            warnings.warn(f"the training-pair cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
-    if pairs is None:
-        _, pairs = _harvest_site_packages()
+    pairs = _harvested_pairs(n, rebuild=False)
     keys = evaluation_keys(exclude) if exclude is not None else set()
     kept = []
     for p in pairs:

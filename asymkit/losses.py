@@ -43,6 +43,17 @@ def similarity(q: torch.Tensor, d: torch.Tensor, normalize: bool) -> torch.Tenso
     return q @ d.T
 
 
+def _candidates(q: torch.Tensor, d: torch.Tensor, hard_negatives: torch.Tensor | None) -> torch.Tensor:
+    """Every query's candidates: the batch's documents ``(B, dim)``, then the ``(B, n, dim)`` hard negatives, if any,
+    flattened: ``(B + B*n, dim)``."""
+    if hard_negatives is None:
+        return d
+    if hard_negatives.ndim != 3 or hard_negatives.shape[0] != q.shape[0] or hard_negatives.shape[2] != q.shape[1]:
+        raise ValueError(f"hard_negatives must be (B={q.shape[0]}, n, dim={q.shape[1]}), "
+                         f"got {tuple(hard_negatives.shape)}")
+    return torch.cat([d, hard_negatives.reshape(-1, d.shape[1])])
+
+
 def info_nce(q: torch.Tensor, d: torch.Tensor, temperature: float = 0.05, normalize: bool = True,
              hard_negatives: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE with in-batch negatives (and optional hard negatives), averaged over the batch.
@@ -56,12 +67,7 @@ def info_nce(q: torch.Tensor, d: torch.Tensor, temperature: float = 0.05, normal
     """
     _check_pair(q, d)
     _check_temperature(temperature)
-    candidates = d                                                    # (B, dim)
-    if hard_negatives is not None:
-        if hard_negatives.ndim != 3 or hard_negatives.shape[0] != q.shape[0] or hard_negatives.shape[2] != q.shape[1]:
-            raise ValueError(f"hard_negatives must be (B={q.shape[0]}, n, dim={q.shape[1]}), "
-                             f"got {tuple(hard_negatives.shape)}")
-        candidates = torch.cat([d, hard_negatives.reshape(-1, d.shape[1])])  # (B + B*n, dim)
+    candidates = _candidates(q, d, hard_negatives)                    # (B, dim) or (B + B*n, dim)
     scores = similarity(q, candidates, normalize) / temperature       # (B, B [+ B*n])
     labels = torch.arange(q.shape[0], device=q.device)                # the diagonal is right
     return F.cross_entropy(scores, labels)
@@ -127,12 +133,7 @@ def in_batch_margin(q: torch.Tensor, d: torch.Tensor, margin: float = 0.2, norma
     _check_pair(q, d)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}: it is how far below the positive a negative must score")
-    candidates = d                                                    # (B, dim)
-    if hard_negatives is not None:
-        if hard_negatives.ndim != 3 or hard_negatives.shape[0] != q.shape[0] or hard_negatives.shape[2] != q.shape[1]:
-            raise ValueError(f"hard_negatives must be (B={q.shape[0]}, n, dim={q.shape[1]}), "
-                             f"got {tuple(hard_negatives.shape)}")
-        candidates = torch.cat([d, hard_negatives.reshape(-1, d.shape[1])])  # (B + B*n, dim)
+    candidates = _candidates(q, d, hard_negatives)                    # (B, dim) or (B + B*n, dim)
     S = similarity(q, candidates, normalize)                          # (B, B [+ B*n])
     B = q.shape[0]
     pos = S[torch.arange(B), torch.arange(B)]                         # (B,) the diagonal
