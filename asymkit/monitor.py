@@ -1,5 +1,6 @@
-"""The geometry half of the training monitor: alignment and uniformity (Wang & Isola, 2020), a fixed
-validation batch, and an isotropy-style regulariser for a raw-dot-product loss (lesson 06).
+"""Lesson 06's additions to the training monitor: alignment and uniformity (Wang & Isola, 2020; computed in
+:mod:`asymkit.geometry`, re-exported here), a fixed validation batch, and an isotropy-style regulariser for a
+raw-dot-product loss.
 
 On unit-normalised tower outputs (the raw outputs are normalised here first, whatever the loss uses):
 
@@ -17,52 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from . import data, settings
-
-
-def _pair(q, d, name: str = "q, d") -> None:
-    if not (torch.is_tensor(q) and torch.is_tensor(d)):
-        raise TypeError(f"{name} must be torch tensors, got {type(q).__name__} and {type(d).__name__}")
-    if q.ndim != 2 or q.shape != d.shape or len(q) == 0:
-        raise ValueError(f"{name} must be two non-empty (n, dim) tensors of the same shape (row i = one pair), "
-                         f"got {tuple(q.shape)} and {tuple(d.shape)}")
-
-
-def alignment(q: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """Wang & Isola's alignment of ``n`` positive pairs: ``mean_i ||q_i/|q_i| - d_i/|d_i| ||^2``.
-
-    ``q, d``: ``(n, dim)``, row i of each one pair. Returns a scalar tensor in ``[0, 4]`` (differentiable).
-    """
-    _pair(q, d)
-    return (F.normalize(q.float(), dim=1) - F.normalize(d.float(), dim=1)).pow(2).sum(1).mean()
-
-
-def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
-    """Wang & Isola's uniformity of ``n >= 2`` vectors ``x`` ``(n, dim)``: ``log mean_{i<j} exp(-t ||x_i - x_j||^2)``
-    on the unit-normalised rows. Returns a scalar tensor in ``[-4t, 0]`` (differentiable); lower = more spread out."""
-    if not torch.is_tensor(x) or x.ndim != 2:
-        raise TypeError(f"x must be an (n, dim) torch tensor, got {getattr(x, 'shape', type(x).__name__)}")
-    if len(x) < 2:
-        raise ValueError(f"uniformity needs at least 2 vectors, got {len(x)}")
-    if t <= 0:
-        raise ValueError(f"t must be > 0, got {t}")
-    sq = torch.pdist(F.normalize(x.float(), dim=1)).pow(2)          # (n (n - 1) / 2,) squared distances
-    return torch.logsumexp(-t * sq, 0) - math.log(len(sq))          # log of the mean, without underflow
-
-
-@torch.no_grad()
-def geometry_statistics(q: torch.Tensor, d: torch.Tensor) -> dict[str, float]:
-    """``{"alignment", "uniformity"}`` of ``n >= 2`` (query, positive) tower outputs ``q, d`` ``(n, dim)``:
-    :func:`alignment` of the pairs and the mean of :func:`uniformity` over the queries and over the documents."""
-    _pair(q, d)
-    return {"alignment": float(alignment(q, d)), "uniformity": float((uniformity(q) + uniformity(d)) / 2)}
+from . import data, settings, train
+from .geometry import _pair, alignment, geometry_statistics, uniformity  # noqa: F401 (re-exported)
 
 
 def validation_pairs(task, n: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +101,6 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
     the recipe (config, kind, weight, the model's initial weights) and the data, and read back next time (a
     grid that gains a weight trains only that one).
     """
-    from . import train  # train imports this module
-
     if not grid or set(grid) - {"norm", "uniformity"}:
         raise ValueError(f"grid maps 'norm' and/or 'uniformity' to lists of weights, got keys {sorted(grid)}")
     settings_ = [(k, float(w)) for k, ws in grid.items() for w in ws]

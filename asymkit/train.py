@@ -15,7 +15,7 @@ training pairs (the first ``monitor_size``) it records, before training (epoch 0
     dev_ndcg10    NDCG@10 on the dev split, when a dev task is given
 
 Optional (keyword arguments of :func:`train_towers`): ``geometry=True`` adds ``alignment`` and
-``uniformity`` (Wang & Isola, 2020, on unit-normalised outputs: :mod:`asymkit.monitor`); a fixed
+``uniformity`` (Wang & Isola, 2020, on unit-normalised outputs: :mod:`asymkit.geometry`); a fixed
 ``validation`` batch of held-out pairs (e.g. :func:`asymkit.monitor.validation_pairs` of dev, never
 trained on) gets the same statistics, as ``val_loss``, ``val_pos_sim``, ``val_in_batch_acc``, ...
 
@@ -35,8 +35,8 @@ import torch.nn.functional as F
 
 from . import metrics, search, settings
 from .corpora import RetrievalTask
+from .geometry import geometry_statistics
 from .losses import info_nce, kl_distillation, similarity
-from .monitor import geometry_statistics
 from .towers import TowerModel, encode
 
 
