@@ -161,10 +161,7 @@ def trained_towers(train_queries: np.ndarray, train_docs: np.ndarray, config, de
     so a changed recipe or data trains anew; an unreadable file is retrained. Trains on ``config.device``.
     """
     import copy
-    import hashlib
-    import json
     import warnings
-    from dataclasses import asdict
 
     import torch
 
@@ -179,17 +176,7 @@ def trained_towers(train_queries: np.ndarray, train_docs: np.ndarray, config, de
     if start is not None and not isinstance(start, towers.TowerModel):
         raise TypeError(f"start must be a TowerModel (towers over backbone embeddings), got {type(start).__name__}")
     model = towers.TowerModel(Q.shape[1]) if start is None else copy.deepcopy(start).cpu()
-    h = hashlib.sha1(json.dumps({"v": 1, "config": {k: v for k, v in asdict(config).items() if k != "device"},
-                                 "model": model.config}, sort_keys=True, default=str).encode())
-    for t in model.state_dict().values():
-        h.update(t.detach().cpu().numpy().tobytes())
-    h.update(Q.tobytes())
-    h.update(D.tobytes())
-    if dev is not None:
-        h.update(json.dumps([dev.query_ids, dev.doc_ids, dev.qrels], sort_keys=True).encode())
-        for X in (dev.queries, dev.docs):
-            h.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
-    path = settings.cache_dir() / "models" / f"towers-{h.hexdigest()[:16]}.safetensors"
+    path = settings.cache_dir() / "models" / f"towers-{train.recipe_key(config, model, Q, D, dev)}.safetensors"
     if path.exists() and not retrain:
         try:
             cached, history = checkpoints.load_checkpoint(path)

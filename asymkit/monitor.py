@@ -16,7 +16,6 @@ movement in alignment and uniformity.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 
@@ -76,19 +75,6 @@ def isotropy_regulariser(norm_weight: float = 0.0, uniformity_weight: float = 0.
     return regulariser
 
 
-def _recipe_key(model_fn: Callable, train_queries, train_docs, config, dev) -> str:
-    """A hash of a training recipe and its data: the config (not the device), the model's initial weights,
-    the training pairs and the dev task."""
-    h = hashlib.sha1(json.dumps({"config": {k: v for k, v in config.__dict__.items() if k != "device"}, "v": 1},
-                                sort_keys=True, default=str).encode())
-    for p in model_fn().state_dict().values():
-        h.update(p.detach().cpu().numpy().tobytes())
-    for X in (train_queries, train_docs, dev.queries, dev.docs):
-        h.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
-    h.update(json.dumps(dev.qrels, sort_keys=True).encode())
-    return h.hexdigest()[:16]
-
-
 def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: np.ndarray, config, dev,
                      grid: Mapping[str, Sequence[float]], cache: bool = True) -> list[dict]:
     """Train a fresh ``model_fn()`` with ``config`` plus :func:`isotropy_regulariser` for every setting of
@@ -106,7 +92,7 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
     settings_ = [(k, float(w)) for k, ws in grid.items() for w in ws]
     if not settings_ or any(w < 0 for _, w in settings_):
         raise ValueError(f"grid needs at least one weight, each >= 0, got {dict(grid)!r}")
-    key = _recipe_key(model_fn, train_queries, train_docs, config, dev)
+    key = train.recipe_key(config, model_fn(), train_queries, train_docs, dev)
     rows = []
     for kind, w in settings_:
         path = settings.cache_dir() / "runs" / f"regulariser-{key}-{kind}-{w:g}.json"

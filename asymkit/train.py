@@ -83,6 +83,28 @@ class History:
         return "\n".join(lines)
 
 
+
+def recipe_key(config: TrainConfig, model: TowerModel, train_queries: np.ndarray, train_docs: np.ndarray,
+               dev: RetrievalTask | None = None) -> str:
+    """A hash of one training run's recipe and data, for caching its result: ``config`` (not its device), the
+    model's settings and initial weights, the ``(N, dim)`` training pairs and the dev task (ids, qrels, vectors)."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    h = hashlib.sha1(json.dumps({"v": 1, "config": {k: v for k, v in asdict(config).items() if k != "device"},
+                                 "model": model.config}, sort_keys=True, default=str).encode())
+    for p in model.state_dict().values():
+        h.update(p.detach().cpu().numpy().tobytes())
+    for X in (train_queries, train_docs):
+        h.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
+    if dev is not None:
+        h.update(json.dumps([dev.query_ids, dev.doc_ids, dev.qrels], sort_keys=True).encode())
+        for X in (dev.queries, dev.docs):
+            h.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
 def evaluate_towers(model: TowerModel, task: RetrievalTask, similarity_name: str = "cosine",
                     measures: Sequence[str] = ("NDCG@10", "MRR@10", "Recall@100"), k: int = 100,
                     device: str | None = None) -> dict[str, float]:
