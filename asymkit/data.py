@@ -14,8 +14,11 @@ there: the docstrings of the running Python's standard library, read with ``ast`
     document = the rest of the docstring       (its one relevant document)
 
 so the task is asymmetric by construction: short queries, long documents. Both ids
-are the qualified name (``json.JSONEncoder.default``). Train/dev/test membership is
-decided by a hash of that name, so an item lands in the same split on every machine.
+are the qualified name (``json.JSONEncoder.default``). Split membership is decided by a
+hash of that name, so an item lands in the same split on every machine: train, dev and test
+for lessons 01-06, and a fourth, **held-out** split (``HELDOUT``) that only the capstone's
+grader reads (:func:`load_heldout`). :func:`load_stdlib` returns the three lesson splits and
+the whole corpus; the held-out queries and judgements are cached in a folder of their own.
 The result is cached in BEIR layout under ``asymkit.settings.cache_dir()``.
 """
 from __future__ import annotations
@@ -42,8 +45,9 @@ Corpus = dict[str, dict[str, str]]
 Queries = dict[str, str]
 Qrels = dict[str, dict[str, int]]
 
-SPLITS = ("train", "dev", "test")
-BUILDER_VERSION = 1  # bump when the harvesting rules change: old caches are then ignored
+SPLITS = ("train", "dev", "test")   # the splits lessons 01-06 load
+HELDOUT = "capstone"                # the capstone's held-out split: never loaded by a lesson (load_heldout)
+BUILDER_VERSION = 2  # bump when the harvesting or split rules change: old caches are then ignored
 
 # Folders of the standard library that hold tests, demos or vendored code, not documentation.
 _SKIP_DIRS = {"test", "tests", "idlelib", "lib2to3", "turtledemo", "ensurepip", "site-packages",
@@ -87,9 +91,10 @@ class RetrievalDataset:
 # --------------------------------------------------------------------------- harvesting
 
 def split_of(qualname: str) -> str:
-    """Deterministic split of an item: 60% train, 20% dev, 20% test by SHA-1 of its name."""
+    """Deterministic split of an item by SHA-1 of its name: 50% train, 10% held out for the capstone
+    (``HELDOUT``), 20% dev, 20% test. (Before the capstone, train was buckets 0-59; dev and test are unchanged.)"""
     bucket = int(hashlib.sha1(qualname.encode("utf-8")).hexdigest(), 16) % 100
-    return "train" if bucket < 60 else "dev" if bucket < 80 else "test"
+    return "train" if bucket < 50 else HELDOUT if bucket < 60 else "dev" if bucket < 80 else "test"
 
 
 def in_fast_subset(qualname: str) -> bool:
@@ -236,7 +241,7 @@ def dataset_from_pairs(name: str, pairs: list[DocstringPair]) -> RetrievalDatase
     if not pairs:
         raise ValueError(f"dataset {name!r} has no items: check the source folder holds Python files with docstrings")
     corpus = {p.qualname: {"title": "", "text": p.body} for p in pairs}
-    ds = RetrievalDataset(name, corpus, {s: {} for s in SPLITS}, {s: {} for s in SPLITS})
+    ds = RetrievalDataset(name, corpus, {s: {} for s in (*SPLITS, HELDOUT)}, {s: {} for s in (*SPLITS, HELDOUT)})
     for p in pairs:
         s = split_of(p.qualname)
         ds.queries[s][p.qualname] = p.summary
@@ -475,6 +480,8 @@ def load_stdlib(fast: bool | None = None, rebuild: bool = False) -> RetrievalDat
         fast: keep only a deterministic quarter of the items (default: ``settings.fast_mode()``).
         rebuild: ignore the cache and harvest again.
 
+    Returns the train, dev and test splits and the whole corpus, the held-out split's documents included
+    (its queries and judgements are not: :func:`load_heldout`).
     The cache lives in ``cache_dir()/datasets/<name>/`` with a manifest of checksums; a cache
     that is missing, corrupt or from another harvesting version is rebuilt (never a folder
     the user made: only asymkit's own cache folder is touched).
@@ -488,14 +495,59 @@ def load_stdlib(fast: bool | None = None, rebuild: bool = False) -> RetrievalDat
         except (ValueError, FileNotFoundError, OSError) as err:
             warnings.warn(f"the dataset cache {folder} is unreadable ({err}); rebuilding it", stacklevel=2)
     if ds is None:
-        ds = build_stdlib_dataset()
-        _write_cached(ds, folder)
+        ds = _rebuild_stdlib()
+    return _fast(ds) if fast else ds
+
+
+def _fast(ds: RetrievalDataset) -> RetrievalDataset:
+    """The fast-mode quarter: the items in :func:`in_fast_subset` (an item's query and document share its id)."""
+    out = subset(ds, [q for qs in ds.queries.values() for q in qs if in_fast_subset(q)], ds.name + "-fast")
+    out.corpus = {d: v for d, v in ds.corpus.items() if in_fast_subset(d)}    # held-out documents stay in
+    return out
+
+
+def _rebuild_stdlib() -> RetrievalDataset:
+    """Harvest, then cache the lesson splits and the held-out split in their two folders; returns the former."""
+    full = build_stdlib_dataset()
+    heldout = RetrievalDataset(full.name, {}, {HELDOUT: full.queries.pop(HELDOUT)}, {HELDOUT: full.qrels.pop(HELDOUT)})
+    _write_cached(heldout, _heldout_folder(), write_corpus=False)
+    _write_cached(full, settings.cache_dir() / "datasets" / _stdlib_name())
+    return full
+
+
+def _heldout_folder() -> Path:
+    return settings.cache_dir() / "datasets" / f"{_stdlib_name()}-{HELDOUT}"
+
+
+def load_heldout(fast: bool | None = None, rebuild: bool = False) -> tuple[Corpus, Queries, Qrels]:
+    """The capstone's held-out judgements on the embedded dataset: ``(corpus, queries, qrels)``.
+
+    For the capstone's grader only: no lesson calls it, and a capstone submission that reads these
+    judgements loses its points (:mod:`asymkit.capstone`). ``queries`` and ``qrels`` are every query of the
+    ``HELDOUT`` split, in both modes; ``corpus`` is :func:`load_stdlib`'s (the held-out documents always were in
+    it), in fast mode with every held-out query's judged documents added (the fast quarter alone would leave a
+    few dozen queries: too few to tell systems apart). Cached in ``cache_dir()/datasets/<name>-capstone/``.
+    """
+    fast = settings.fast_mode() if fast is None else fast
+    ds = load_stdlib(fast=fast, rebuild=rebuild)
+    try:
+        held = _read_cached(_heldout_folder(), splits=(HELDOUT,), with_corpus=False)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        if _heldout_folder().exists():
+            warnings.warn(f"the held-out cache {_heldout_folder()} is unreadable ({err}); rebuilding it", stacklevel=2)
+        _rebuild_stdlib()
+        held = _read_cached(_heldout_folder(), splits=(HELDOUT,), with_corpus=False)
+    queries, qrels = held.split(HELDOUT)
+    corpus = ds.corpus
     if fast:
-        ds = subset(ds, [q for qs in ds.queries.values() for q in qs if in_fast_subset(q)], ds.name + "-fast")
-    return ds
+        full = load_stdlib(fast=False).corpus
+        judged = {d for rels in qrels.values() for d in rels}
+        corpus = {**corpus, **{d: full[d] for d in sorted(judged) if d in full and d not in corpus}}
+    check_qrels(qrels, corpus, where="the held-out judgements")
+    return corpus, queries, qrels
 
 
-def _read_cached(folder: Path) -> RetrievalDataset:
+def _read_cached(folder: Path, splits: tuple[str, ...] = SPLITS, with_corpus: bool = True) -> RetrievalDataset:
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} is missing")
@@ -506,23 +558,25 @@ def _read_cached(folder: Path) -> RetrievalDataset:
     for rel, digest in manifest["sha256"].items():
         if _sha256(folder / rel) != digest:
             raise ValueError(f"{rel} does not match its checksum")
-    corpus = read_corpus(folder / "corpus.jsonl")
+    corpus = read_corpus(folder / "corpus.jsonl") if with_corpus else {}
     all_queries = read_queries(folder / "queries.jsonl")
     ds = RetrievalDataset(manifest["name"], corpus)
-    for s in SPLITS:
+    for s in splits:
         qrels = read_qrels(folder / "qrels" / f"{s}.tsv")
         ds.qrels[s] = qrels
         ds.queries[s] = {q: all_queries[q] for q in qrels}
     return ds
 
 
-def _write_cached(ds: RetrievalDataset, folder: Path) -> None:
+def _write_cached(ds: RetrievalDataset, folder: Path, write_corpus: bool = True) -> None:
     """Write atomically: a temporary sibling folder is filled, then renamed into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
     try:
         write_beir(tmp, ds.corpus, {q: t for qs in ds.queries.values() for q, t in qs.items()}, ds.qrels)
-        files = ["corpus.jsonl", "queries.jsonl", *[f"qrels/{s}.tsv" for s in ds.qrels]]
+        if not write_corpus:
+            (tmp / "corpus.jsonl").unlink()
+        files = [*(["corpus.jsonl"] if write_corpus else []), "queries.jsonl", *[f"qrels/{s}.tsv" for s in ds.qrels]]
         manifest = {"name": ds.name, "sizes": ds.sizes(), "sha256": {f: _sha256(tmp / f) for f in files}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if folder.exists():

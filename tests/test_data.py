@@ -114,23 +114,26 @@ def test_dataset_from_pairs_is_beir_shaped_and_split_by_name(src_tree):
     pairs = data.docstring_pairs(data.iter_docstrings(src_tree))
     ds = data.dataset_from_pairs("toy", pairs)
     assert set(ds.corpus) == {p.qualname for p in pairs}
-    for split in data.SPLITS:
+    for split in (*data.SPLITS, data.HELDOUT):
         queries, qrels = ds.split(split)
         assert set(queries) == set(qrels)
         for q, rels in qrels.items():
             assert rels == {q: 1} and data.split_of(q) == split
+    assert sum(len(ds.queries[s]) for s in (*data.SPLITS, data.HELDOUT)) == len(pairs)
     with pytest.raises(ValueError, match="no items"):
         data.dataset_from_pairs("empty", [])
     with pytest.raises(ValueError, match="split 'val'"):
         ds.split("val")
 
 
-def test_split_is_deterministic_and_roughly_60_20_20():
+def test_split_is_deterministic_and_roughly_50_10_20_20():
     names = [f"mod{i}.func{i * 7}" for i in range(5000)]
     first = [data.split_of(n) for n in names]
     assert first == [data.split_of(n) for n in reversed(names)][::-1]
     counts = Counter(first)
-    assert abs(counts["train"] / 5000 - 0.6) < 0.03
+    assert set(counts) == {"train", data.HELDOUT, "dev", "test"}
+    assert abs(counts["train"] / 5000 - 0.5) < 0.03
+    assert abs(counts[data.HELDOUT] / 5000 - 0.1) < 0.02
     assert abs(counts["dev"] / 5000 - 0.2) < 0.03
     assert abs(counts["test"] / 5000 - 0.2) < 0.03
 
@@ -156,7 +159,11 @@ def test_stdlib_dataset_is_real_and_disjoint(stdlib):
     assert sizes["corpus"] > 1000 and sizes["test queries"] > 200
     splits = [set(stdlib.queries[s]) for s in data.SPLITS]
     assert not (splits[0] & splits[1] or splits[0] & splits[2] or splits[1] & splits[2])
-    assert sum(map(len, splits)) == len(stdlib.corpus)  # one relevant document per query
+    assert data.HELDOUT not in stdlib.queries and data.HELDOUT not in stdlib.qrels, "no lesson sees the held-out split"
+    _, held_queries, held_qrels = data.load_heldout(fast=False)
+    assert len(held_queries) > 150 and not set(held_queries) & set().union(*splits)
+    data.check_qrels(held_qrels, stdlib.corpus)
+    assert sum(map(len, splits)) + len(held_queries) == len(stdlib.corpus)  # one relevant document per query
     for s in data.SPLITS:
         data.check_qrels(stdlib.qrels[s], stdlib.corpus)
     root = data.stdlib_root()
@@ -178,6 +185,24 @@ def test_stdlib_cache_round_trip_and_corrupt_cache_is_rebuilt(stdlib, tmp_cache)
     (folder / "manifest.json").write_text("{not json")
     with pytest.warns(UserWarning, match="unreadable"):
         assert data.load_stdlib(fast=False).qrels == stdlib.qrels
+
+
+def test_heldout_split_has_its_own_folder_and_a_corrupt_one_is_rebuilt(stdlib, tmp_cache):
+    corpus, queries, qrels = data.load_heldout(fast=False)
+    lesson_folder = tmp_cache / "datasets" / stdlib.name
+    held_folder = data._heldout_folder()
+    assert held_folder.parent == lesson_folder.parent and held_folder != lesson_folder
+    assert not set(queries) & {q for line in (lesson_folder / "queries.jsonl").read_text().splitlines()
+                               for q in [json.loads(line)["_id"]]}, "the lessons' cache holds no held-out query"
+    assert not (held_folder / "corpus.jsonl").exists()
+    (held_folder / "qrels" / f"{data.HELDOUT}.tsv").write_text("q\td\t1\n")          # tampered with
+    with pytest.warns(UserWarning, match="held-out cache .* unreadable"):
+        again = data.load_heldout(fast=False)
+    assert again == (corpus, queries, qrels)
+    fast_corpus, fast_queries, fast_qrels = data.load_heldout(fast=True)
+    assert fast_queries == queries and fast_qrels == qrels, "fast mode grades on the same held-out queries"
+    assert set(data.load_stdlib(fast=True).corpus) < set(fast_corpus) < set(corpus)
+    data.check_qrels(fast_qrels, fast_corpus)
 
 
 def test_fast_subset_is_a_consistent_quarter(stdlib, tmp_cache):
