@@ -175,7 +175,8 @@ def autograde(work: Path, lesson: str, submissions: dict[str, Path], repo: Path 
     FAISS, so that the processes share the cores instead of fighting over them. Every submission's
     autograded notebook ends up in ``work/autograded/<student>/`` either way.
 
-    Returns ``{student: {grade_id: (score, max_score)}}`` for every graded cell.
+    Returns ``{student: {grade_id: (score, max_score)}}`` for every graded cell (score ``None`` for an answer that
+    waits for manual grading).
     """
     repo = repo or repo_root()
     students = list(submissions)
@@ -222,7 +223,9 @@ def _autograde_here(work: Path, lesson: str, submissions: dict[str, Path], repo:
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         for student in submissions:
             sub = gb.find_submission_notebook(lesson, lesson, student)
-            scores[student] = {g.name: (float(g.score), float(g.max_score)) for g in sub.grades}
+            # a manually graded answer has no score until an instructor gives one: None
+            scores[student] = {g.name: (None if g.score is None else float(g.score), float(g.max_score))
+                               for g in sub.grades}
     return scores
 
 
