@@ -9,6 +9,8 @@ from wrong_answers import DELEGATE, WRONG
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = course.lesson_ids(REPO)
+CAPSTONE = "07_capstone"                                  # graded by tiers: tests/test_capstone_lesson.py
+EXERCISE_LESSONS = [lesson for lesson in LESSONS if lesson != CAPSTONE]
 
 
 def cells(path):
@@ -38,7 +40,11 @@ def test_student_notebook_has_no_solutions_no_hidden_tests_no_outputs(lesson):
             assert c.cell_type != "code" or (not c.outputs and c.execution_count is None), f"{folder}: strip outputs"
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_but_the_capstone_is_graded_exercise_by_exercise():
+    assert CAPSTONE in LESSONS and set(LESSONS) - set(EXERCISE_LESSONS) == {CAPSTONE}
+
+
+@pytest.mark.parametrize("lesson", EXERCISE_LESSONS)
 def test_lesson_structure(lesson):
     """2-5 exercises, each a solution cell followed by its graded test cell with hidden tests."""
     source = course.notebook_path(REPO, "solutions", lesson)
@@ -79,7 +85,7 @@ def test_every_visible_test_part_ends_by_printing_that_it_passed(lesson):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson", LESSONS)
+@pytest.mark.parametrize("lesson", EXERCISE_LESSONS)
 def test_autograde_round_trip(lesson, tmp_path):
     """One nbgrader course, one notebook execution per submission, every check read from the results:
 
