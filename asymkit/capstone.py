@@ -340,39 +340,23 @@ def course_models(progress: bool = False) -> CourseModels:
     return _MODELS[fast]
 
 
-def _vectors_search(encode_queries: Callable, D: np.ndarray, doc_ids: list[str], k: int):
-    """Exact cosine search over unit rows ``D``: ``(ids per query, scores per query)``."""
-    def top(texts: list[str]):
-        Q = encode_queries(texts)
-        S = Q @ D.T
-        k_ = min(k, len(doc_ids))
-        idx = np.argpartition(-S, k_ - 1, axis=1)[:, :k_]
-        rows = []
-        for s, i in zip(S, idx):
-            order = i[np.argsort(-s[i], kind="stable")]
-            rows.append(([doc_ids[j] for j in order], s[order]))
-        return rows
-    return top
-
-
-def _unit(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-
-
 def _tower_search(models: CourseModels, corpus: dict, tower: Any | None):
-    """``top(texts)`` for MiniLM (``tower=None``) or a tower model over MiniLM vectors."""
+    """``top(texts) -> [(ids, scores)]``: exact cosine top ``BASELINE_K`` for MiniLM (``tower=None``) or a tower
+    model over MiniLM vectors."""
+    from .search import top_k
     from .towers import encode
 
     doc_ids, D = models.encoder.encode_corpus(corpus)
     if tower is not None:
-        D = encode(tower.encode_documents, D)
-    D = _unit(D)
+        D = encode(tower.encode_documents, D, normalize=True)
 
-    def encode_queries(texts):
+    def top(texts: list[str]):
         Q = models.encoder.encode(texts, show_progress=False)
-        return _unit(encode(tower.encode_queries, Q) if tower is not None else Q)
-    return _vectors_search(encode_queries, D, doc_ids, BASELINE_K)
+        if tower is not None:
+            Q = encode(tower.encode_queries, Q, normalize=True)
+        scores, idx = top_k(Q, D, BASELINE_K)
+        return [([doc_ids[j] for j in row], s) for s, row in zip(scores, idx)]
+    return top
 
 
 def _first_stage_system(tower_of: Callable[[CourseModels], Any], name: str) -> BaselineSystem:
@@ -482,7 +466,7 @@ def _student_context(captured: _Captured):
 
     stack = contextlib.ExitStack()
     stack.enter_context(captured.active())
-    stack.enter_context(grading.forbidden(BaselineSystem, _tower_search, _vectors_search, _fused_build))
+    stack.enter_context(grading.forbidden(BaselineSystem, _tower_search, _fused_build))
     stack.enter_context(score_cache.live_scoring())
     return stack
 
