@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -199,12 +199,14 @@ class _Guard:
         self.installed = False
         self.trusted = 0                      # > 0 while the grader itself reads
         self.violations: list[str] = []
+        self._key, self._paths = None, []
 
     def protected(self) -> list[str]:
-        paths = [str(data._heldout_folder())]
-        if os.environ.get(BEIR_ENV):
-            paths.append(os.environ[BEIR_ENV])
-        return [os.path.realpath(p) for p in paths]
+        """The resolved held-out folders, resolved again only when the settings that name them change."""
+        key = (str(data._heldout_folder()), os.environ.get(BEIR_ENV) or "")
+        if key != self._key:
+            self._key, self._paths = key, [os.path.realpath(p) for p in key if p]
+        return self._paths
 
     @contextlib.contextmanager
     def grader(self):
@@ -299,7 +301,6 @@ class CourseModels:
     twin: Any
     cross: Any
     alpha: float
-    dev_ndcg: dict = field(default_factory=dict)
 
 
 _MODELS: dict[bool, CourseModels] = {}
@@ -334,9 +335,9 @@ def course_models(progress: bool = False) -> CourseModels:
     doc_text = {d: data.doc_text(v) for d, v in ds.corpus.items()}
     cross_scores = pipeline.score_candidates(score_cache.ScoreCache(ce), texts, cands[:N_DEV_TUNE], doc_text,
                                              r)
-    alpha, by_alpha = pipeline.tune_alpha(ids, cands[:N_DEV_TUNE], first[:N_DEV_TUNE], cross_scores, dev.qrels,
+    alpha, _ = pipeline.tune_alpha(ids, cands[:N_DEV_TUNE], first[:N_DEV_TUNE], cross_scores, dev.qrels,
                                           r)
-    _MODELS[fast] = CourseModels(enc, twin, ce, alpha, by_alpha)
+    _MODELS[fast] = CourseModels(enc, twin, ce, alpha)
     return _MODELS[fast]
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+from asymkit.capstone import RESULT_TAG          # a light import: no torch, no model
+
 ASSIGNMENT = "07_capstone"
 GRADE_CELL = "capstone_system_tests"
-RESULT_TAG = "CAPSTONE-RESULT"          # asymkit.capstone.RESULT_TAG (not imported: this tool needs no torch)
 COLUMNS = ["rank", "student", "auto_points", "NDCG@10", "Recall@100", "median_ms", "budget_ms", "total_score", "note"]
 
 
