@@ -176,7 +176,8 @@ def trained_towers(train_queries: np.ndarray, train_docs: np.ndarray, config, de
     if start is not None and not isinstance(start, towers.TowerModel):
         raise TypeError(f"start must be a TowerModel (towers over backbone embeddings), got {type(start).__name__}")
     model = towers.TowerModel(Q.shape[1]) if start is None else copy.deepcopy(start).cpu()
-    path = settings.cache_dir() / "models" / f"towers-{train.recipe_key(config, model, Q, D, dev)}.safetensors"
+    name = f"models/towers-{train.recipe_key(config, model, Q, D, dev)}.safetensors"
+    path = settings.cached_path(name)                      # the user's cache, else the shared one
     if path.exists() and not retrain:
         try:
             cached, history = checkpoints.load_checkpoint(path)
@@ -193,7 +194,7 @@ def trained_towers(train_queries: np.ndarray, train_docs: np.ndarray, config, de
             random.setstate(py_state)
             np.random.set_state(np_state)
     model.cpu()
-    checkpoints.save_checkpoint(model, path, history, overwrite=True)
+    checkpoints.save_checkpoint(model, settings.cache_dir() / name, history, overwrite=True)
     return model, history
 
 
@@ -222,14 +223,16 @@ def tower_ndcg10(model, task) -> float:
                     _digest(task.queries, task.docs),
                     _digest(np.frombuffer(json.dumps([task.query_ids, task.doc_ids, task.qrels],
                                                      sort_keys=True).encode(), dtype=np.uint8))])
-    path = settings.cache_dir() / "models" / "evals.json"
-    try:
-        memo = json.loads(path.read_text()) if path.exists() else {}
-    except (json.JSONDecodeError, OSError, UnicodeDecodeError):
-        memo = {}                                           # unreadable: start again
+    memo = {}
+    for layer in reversed(settings.cache_layers()):        # the shared memo, then the user's own over it
+        path = layer / "models" / "evals.json"
+        try:
+            memo.update(json.loads(path.read_text()) if path.exists() else {})
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError, TypeError, ValueError):
+            pass                                            # unreadable: computed again
     if key not in memo:
         memo[key] = train.evaluate_towers(model, task, "cosine", ["NDCG@10"], device="cpu")["NDCG@10"]
-        atomic_write(path, lambda f: f.write(json.dumps(memo).encode()))
+        atomic_write(settings.cache_dir() / "models" / "evals.json", lambda f: f.write(json.dumps(memo).encode()))
     return float(memo[key])
 
 

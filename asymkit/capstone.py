@@ -203,7 +203,7 @@ class _Guard:
 
     def protected(self) -> list[str]:
         """The resolved held-out folders, resolved again only when the settings that name them change."""
-        key = (str(data._heldout_folder()), os.environ.get(BEIR_ENV) or "")
+        key = (*map(str, data._heldout_folders()), os.environ.get(BEIR_ENV) or "")
         if key != self._key:
             self._key, self._paths = key, [os.path.realpath(p) for p in key if p]
         return self._paths

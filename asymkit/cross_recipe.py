@@ -77,7 +77,8 @@ def trained_cross_encoder(ds, n_extra: int = 4_000, config: CrossTrainConfig | N
     h = hashlib.sha1(json.dumps({"config": asdict(config), "model": model_kwargs}, sort_keys=True).encode())
     for text in (*queries, *positives, *(t for negs in negatives for t in negs)):
         h.update(text.encode("utf-8", "surrogatepass"))
-    path = settings.cache_dir() / "models" / f"cross-{h.hexdigest()[:16]}.safetensors"
+    name = f"models/cross-{h.hexdigest()[:16]}.safetensors"
+    path = settings.cached_path(name)                      # the user's cache, else the shared one
     if path.exists() and not retrain:
         try:
             model, meta = load_checkpoint(path)
@@ -87,7 +88,7 @@ def trained_cross_encoder(ds, n_extra: int = 4_000, config: CrossTrainConfig | N
             warnings.warn(f"cached cross-encoder unreadable ({err}); retraining", stacklevel=2)
     model = CrossEncoderModel(device=device, **model_kwargs)
     log = train_cross_encoder(model, queries, positives, negatives, config, progress)
-    save_checkpoint(model, path, History(records=log), overwrite=True)
+    save_checkpoint(model, settings.cache_dir() / name, History(records=log), overwrite=True)
     return model, log
 
 

@@ -345,9 +345,11 @@ def text_keys(texts: Iterable[str], min_words: int = 0) -> set[str]:
     return keys
 
 
-def _harvest_path(kind: str) -> Path:
-    """The cache file of one harvest (``"passages"`` or ``"train-pairs"``) of this set of installed packages."""
-    return settings.cache_dir() / "datasets" / f"{kind}-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+def _harvest_path(kind: str, write: bool = False) -> Path:
+    """The cache file of one harvest (``"passages"`` or ``"train-pairs"``) of this set of installed packages: where to
+    read it (the user's cache, else the shared one), or with ``write`` where to write it (the user's cache)."""
+    name = f"datasets/{kind}-{_environment_fingerprint()}-v{BUILDER_VERSION}.jsonl"
+    return settings.cache_dir() / name if write else settings.cached_path(name)
 
 
 def _harvest_site_packages() -> tuple[dict[str, str], list[DocstringPair]]:
@@ -369,9 +371,9 @@ def _harvest_site_packages() -> tuple[dict[str, str], list[DocstringPair]]:
     docs = [d for docs in by_package.values() for d in docs]
     pairs = sorted(docstring_pairs(docs), key=lambda p: hashlib.sha1(p.qualname.encode()).hexdigest())
     lines = "".join(json.dumps({"_id": pid, "text": text}, ensure_ascii=False) + "\n" for pid, text in passages.items())
-    atomic_write(_harvest_path("passages"), lambda f: f.write(lines.encode("utf-8")))
+    atomic_write(_harvest_path("passages", write=True), lambda f: f.write(lines.encode("utf-8")))
     lines = "".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in pairs)
-    atomic_write(_harvest_path("train-pairs"), lambda f: f.write(lines.encode("utf-8")))
+    atomic_write(_harvest_path("train-pairs", write=True), lambda f: f.write(lines.encode("utf-8")))
     return passages, pairs
 
 
@@ -487,7 +489,7 @@ def load_stdlib(fast: bool | None = None, rebuild: bool = False) -> RetrievalDat
     the user made: only asymkit's own cache folder is touched).
     """
     fast = settings.fast_mode() if fast is None else fast
-    folder = settings.cache_dir() / "datasets" / _stdlib_name()
+    folder = settings.cached_path(f"datasets/{_stdlib_name()}")   # the user's cache, else the shared one
     ds = None
     if folder.exists() and not rebuild:
         try:
@@ -510,13 +512,19 @@ def _rebuild_stdlib() -> RetrievalDataset:
     """Harvest, then cache the lesson splits and the held-out split in their two folders; returns the former."""
     full = build_stdlib_dataset()
     heldout = RetrievalDataset(full.name, {}, {HELDOUT: full.queries.pop(HELDOUT)}, {HELDOUT: full.qrels.pop(HELDOUT)})
-    _write_cached(heldout, _heldout_folder(), write_corpus=False)
+    _write_cached(heldout, settings.cache_dir() / "datasets" / f"{_stdlib_name()}-{HELDOUT}", write_corpus=False)
     _write_cached(full, settings.cache_dir() / "datasets" / _stdlib_name())
     return full
 
 
 def _heldout_folder() -> Path:
-    return settings.cache_dir() / "datasets" / f"{_stdlib_name()}-{HELDOUT}"
+    """Where the held-out split is read from: the user's cache, else the shared one."""
+    return settings.cached_path(f"datasets/{_stdlib_name()}-{HELDOUT}")
+
+
+def _heldout_folders() -> list[Path]:
+    """The held-out split's folder in every cache layer (the capstone's guard protects them all)."""
+    return [layer / "datasets" / f"{_stdlib_name()}-{HELDOUT}" for layer in settings.cache_layers()]
 
 
 def load_heldout(fast: bool | None = None, rebuild: bool = False) -> tuple[Corpus, Queries, Qrels]:

@@ -110,12 +110,14 @@ class EmbeddingCache:
 
     Each batch of newly encoded texts is one ``.npz`` shard written atomically. A shard
     that cannot be read (a crash mid-write, a truncated copy) is reported, removed and its
-    texts encoded again: the cache is asymkit's own, never a file you made.
+    texts encoded again: the cache is asymkit's own, never a file you made. ``also_read`` names
+    more folders whose shards are read (a shared, read-only cache) but never written or removed.
     """
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, also_read: Sequence[str | Path] = ()):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.also_read = [Path(f) for f in also_read if Path(f).is_dir()]
         self._rows: dict[str, np.ndarray] | None = None
 
     @staticmethod
@@ -125,18 +127,25 @@ class EmbeddingCache:
     def _load(self) -> dict[str, np.ndarray]:
         if self._rows is None:
             self._rows = {}
-            for shard in sorted(self.folder.glob("*.npz")):
-                try:
-                    with np.load(shard, allow_pickle=False) as z:
-                        keys, vecs = z["keys"], z["vectors"]
-                    if len(keys) != len(vecs) or vecs.ndim != 2 or not np.isfinite(vecs).all():
-                        raise ValueError("inconsistent shard")
-                except Exception as err:  # noqa: BLE001 - any unreadable shard is treated alike
-                    warnings.warn(f"embedding cache shard {shard} is corrupt ({err}); removing it, "
-                                  "its texts will be encoded again", stacklevel=3)
-                    shard.unlink(missing_ok=True)
-                    continue
-                self._rows.update(zip(keys.tolist(), vecs))
+            for folder in [*self.also_read, self.folder]:
+                mine = folder == self.folder
+                for shard in sorted(folder.glob("*.npz")):
+                    try:
+                        with np.load(shard, allow_pickle=False) as z:
+                            keys, vecs = z["keys"], z["vectors"]
+                        if len(keys) != len(vecs) or vecs.ndim != 2 or not np.isfinite(vecs).all():
+                            raise ValueError("inconsistent shard")
+                    except Exception as err:  # noqa: BLE001 - any unreadable shard is treated alike
+                        if mine:
+                            warnings.warn(f"embedding cache shard {shard} is corrupt ({err}); removing it, "
+                                          "its texts will be encoded again", stacklevel=3)
+                            shard.unlink(missing_ok=True)
+                        else:
+                            warnings.warn(f"embedding cache shard {shard} in the shared cache is corrupt ({err}); "
+                                          "ignoring it (whoever prepared that cache should run asymkit-prepare "
+                                          "again), its texts will be encoded into your own cache", stacklevel=3)
+                        continue
+                    self._rows.update(zip(keys.tolist(), vecs))
         return self._rows
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -190,7 +199,9 @@ class BiEncoder:
         self.device = device or settings.default_device()
         self.batch_size = batch_size
         self.chunk_size = chunk_size
-        self.cache = EmbeddingCache(settings.cache_dir() / "embeddings" / self.name) if cache else None
+        self.cache = EmbeddingCache(settings.cache_dir() / "embeddings" / self.name,
+                                    also_read=[layer / "embeddings" / self.name for layer in settings.cache_layers()[1:]]
+                                    ) if cache else None
         self._st = None
 
     @property
@@ -259,9 +270,11 @@ class BiEncoder:
 
 
 def cache_info() -> dict[str, int]:
-    """Number of cached vectors per model fingerprint (for a learner wondering what is on disk)."""
-    root = settings.cache_dir() / "embeddings"
-    return {p.name: len(EmbeddingCache(p)) for p in sorted(root.iterdir()) if p.is_dir()} if root.exists() else {}
+    """Number of cached vectors per model fingerprint (for a learner wondering what is on disk), the shared cache's
+    included."""
+    roots = [layer / "embeddings" for layer in settings.cache_layers()]
+    names = sorted({p.name for root in roots if root.is_dir() for p in root.iterdir() if p.is_dir()})
+    return {name: len(EmbeddingCache(roots[0] / name, also_read=[root / name for root in roots[1:]])) for name in names}
 
 
 def semantic_search_agreement(Q: np.ndarray, D: np.ndarray, scores: np.ndarray, indices: np.ndarray) -> dict:

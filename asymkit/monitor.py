@@ -95,7 +95,8 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
     key = train.recipe_key(config, model_fn(), train_queries, train_docs, dev)
     rows = []
     for kind, w in settings_:
-        path = settings.cache_dir() / "runs" / f"regulariser-{key}-{kind}-{w:g}.json"
+        name = f"runs/regulariser-{key}-{kind}-{w:g}.json"
+        path = settings.cached_path(name)                  # the user's cache, else the shared one
         if cache and path.exists():
             try:
                 rows.append(json.loads(path.read_text()))
@@ -110,6 +111,7 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
         rows.append({"kind": kind, "weight": w, "dev_ndcg10": float(ndcg), "d_norm_mean": last["d_norm_mean"],
                      "alignment": last["alignment"], "uniformity": last["uniformity"]})
         if cache:
+            path = settings.cache_dir() / name             # new results go to the user's own cache
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(rows[-1]))
     return rows

@@ -33,22 +33,30 @@ class ScoreCache:
     """Cross-encoder scores on disk, keyed by the model's fingerprint and the pair's text.
 
     One ``.npz`` per model under ``cache_dir()/cross-scores``; a corrupt file is discarded
-    (it is only a cache) and the scores recomputed.
+    (it is only a cache) and the scores recomputed. Without ``folder``, the shared cache's scores
+    (:func:`asymkit.settings.shared_cache_dir`) are read too, and never rewritten: new scores go to the user's file.
     """
 
     def __init__(self, model: CrossEncoderModel, folder: str | Path | None = None):
         self.model = model
-        folder = Path(folder) if folder else settings.cache_dir() / "cross-scores"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{model.fingerprint()}.npz"
+        layers = [Path(folder)] if folder else [layer / "cross-scores" for layer in settings.cache_layers()]
+        layers[0].mkdir(parents=True, exist_ok=True)
+        self.path = layers[0] / f"{model.fingerprint()}.npz"
         self.scores: dict[str, float] = {}
-        if self.path.exists():
+        for path in reversed(layers):                      # the shared scores, then the user's own over them
+            if not path.joinpath(self.path.name).exists():
+                continue
+            path = path / self.path.name
             try:
-                with np.load(self.path) as z:
-                    self.scores = dict(zip(z["keys"].astype(str).tolist(), z["scores"].tolist()))
+                with np.load(path) as z:
+                    self.scores.update(zip(z["keys"].astype(str).tolist(), z["scores"].tolist()))
             except Exception:  # noqa: BLE001 - any unreadable cache file is discarded
-                warnings.warn(f"{self.path} is corrupt; recomputing its scores", stacklevel=2)
-                self.path.unlink()
+                if settings.in_shared_cache(path):
+                    warnings.warn(f"{path} in the shared cache is corrupt; ignoring it (whoever prepared that cache "
+                                  "should run asymkit-prepare again) and recomputing its scores", stacklevel=2)
+                    continue
+                warnings.warn(f"{path} is corrupt; recomputing its scores", stacklevel=2)
+                path.unlink()
 
     @staticmethod
     def key(query: str, doc: str) -> str:
