@@ -39,11 +39,14 @@ def _home_cache() -> Path:
 def _can_write(path: Path) -> bool:
     """Whether this user may create files in ``path`` (or, while it does not exist, in its nearest existing parent).
     ``os.access`` also answers no for a read-only mount."""
-    while not path.exists():
-        if path.parent == path:
-            return False
-        path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    try:
+        while not path.exists():
+            if path.parent == path:
+                return False
+            path = path.parent
+        return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    except OSError:                                        # a parent this user may not even look into
+        return False
 
 
 def _cache_layers() -> tuple[Path, Path | None]:

@@ -7,6 +7,8 @@
     asymkit-bench --no-notebooks        # headline numbers only
     asymkit-bench --no-headlines        # wall times only
     asymkit-bench --lessons 04_cross_encoder --modes default --no-notebooks --distillation-sweep
+    asymkit-bench --shared-cache --modes fast --no-headlines   # a class: asymkit-prepare, then each lesson's cold
+                                        # start from that read-only cache against its warm run
 
 Wall time is for the solution notebook, top to bottom in a fresh kernel. "first run" uses
 your cache as it is (or an empty one with ``--cold``); "re-run" follows it on the cache the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -607,6 +610,48 @@ def time_course_cold(lessons: list[str], mode: str) -> dict:
     return {"mode": mode, "lessons": rows, "total_s": total}
 
 
+def time_shared_cache(lessons: list[str], mode: str) -> dict:
+    """A class's shared cache, timed: ``asymkit-prepare`` into an empty folder (every step, timed), then for each
+    lesson its student notebook twice in a fresh kernel and process of its own: warm (the prepared folder as the
+    student's own, writable cache) and cold from the shared cache (read-only for the student: as root, the lesson
+    runs as ``nobody``; an empty home, so no user cache), with what the cold run wrote to the student's cache."""
+    from . import prepare
+
+    root = course.repo_root()
+    fast = mode == "fast"
+    rows, table = [], {}
+    with tempfile.TemporaryDirectory(prefix="asymkit-bench-prepared-") as tmp:
+        os.chmod(tmp, 0o755)                                # the student (nobody) must reach the cache inside
+        cache = Path(tmp) / "cache"
+        start = time.perf_counter()
+        rows = prepare.prepare(cache, fast, lessons, root / "lessons", force=True, progress=False)
+        prepare_s = time.perf_counter() - start
+        print(prepare.summary(rows, cache), flush=True)
+        print(f"asymkit-prepare {mode}: {prepare_s:.1f} s in all", flush=True)
+        for lesson in lessons:
+            nb = course.notebook_path(root, "lessons", lesson)
+            env = {"ASYMKIT_FAST": MODES[mode]}
+            times = {}
+            for kind in ("warm", "cold"):
+                home = Path(tempfile.mkdtemp(prefix=f"asymkit-bench-{kind}-"))
+                try:
+                    got = prepare.run_as_student(nb, cache, home, env, read_only=kind == "cold")
+                    if "error" in got:
+                        raise RuntimeError(f"{lesson} ({kind}): {got['error']}")
+                    written = [str(p.relative_to(home)) for p in home.rglob("*")
+                               if p.is_file() and p.relative_to(home).parts[:2] == (".cache", "asymkit")]
+                finally:
+                    shutil.rmtree(home, ignore_errors=True)
+                times[kind] = (got["wall_s"], got["seconds"], written)
+            (warm, warm_nb, _), (cold, cold_nb, written) = times["warm"], times["cold"]
+            table[lesson] = {"warm_s": round(warm, 1), "cold_shared_s": round(cold, 1),
+                             "ratio": round(cold / warm, 3), "cells_warm_s": round(warm_nb, 1),
+                             "cells_cold_s": round(cold_nb, 1), "written_to_user_cache": written}
+            print(f"{lesson:24s} {mode:8s} warm {warm:7.1f} s   cold from the shared cache {cold:7.1f} s   "
+                  f"x{cold / warm:.2f}   written to the student's cache: {len(written)} files", flush=True)
+    return {"mode": mode, "prepare_s": round(prepare_s, 1), "prepare_steps": rows, "lessons": table}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asymkit-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -615,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true", help="time the first run on an empty cache")
     parser.add_argument("--cold-course", action="store_true",
                         help="time the whole course's first run: every lesson in order on one empty cache")
+    parser.add_argument("--shared-cache", action="store_true",
+                        help="asymkit-prepare into an empty folder, then each lesson warm vs cold from it, read-only")
     parser.add_argument("--no-notebooks", action="store_true", help="skip the wall times")
     parser.add_argument("--no-headlines", action="store_true", help="only the wall times")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -629,7 +676,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     if not args.no_notebooks:
         print("== lesson wall time (solution notebook, fresh kernel) ==")
-        if args.cold_course:
+        if args.shared_cache:
+            report["shared_cache"] = [time_shared_cache(lessons, mode) for mode in args.modes]
+        elif args.cold_course:
             report["course_first_run"] = [time_course_cold(lessons, mode) for mode in args.modes]
         else:
             report["wall_time"] = time_lessons(lessons, args.modes, args.cold)
