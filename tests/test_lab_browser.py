@@ -199,8 +199,11 @@ def test_solved_lesson01_plots_and_validates(page, lab):
     last = max(code_cells_before(cells, cells.count()))
     wait_ran(cells.nth(last), timeout=600_000)
     render_all(page)
-    assert not page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count(), \
-        "a solved notebook runs without errors"
+    # JupyterLab draws an error (and anything on stderr) as application/vnd.jupyter.stderr
+    stderr = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) "
+                          ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_text_contents()
+    raised = [t for t in stderr if re.search(r"Traceback|\w+Error\b|Exception\b", t)]
+    assert raised == [], f"a solved notebook runs without errors: {raised[:2]}"
     render_all(page)
     img = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea .jp-RenderedImage img").first
     img.wait_for(state="attached")
