@@ -463,7 +463,7 @@ class _Captured:
 def _student_context(captured: _Captured):
     """Where a submission runs: output captured, the baselines switched off, cross-encoder scores computed live."""
     from . import score_cache
-    from .tools import grading
+    from . import grading
 
     stack = contextlib.ExitStack()
     stack.enter_context(captured.active())

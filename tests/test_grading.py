@@ -1,4 +1,4 @@
-"""The anti-delegation checks the hidden tests use (asymkit.tools.grading) and the lessons' fallback."""
+"""The anti-delegation checks the hidden tests use (asymkit.grading) and the lessons' fallback."""
 import functools
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from asymkit import fallback, metrics, search, towers
 from asymkit.metrics import ndcg_at_k as imported_alias
-from asymkit.tools import grading
+from asymkit import grading
 
 RANKING, RELS = ["a", "b"], {"b": 2}
 
@@ -84,3 +84,193 @@ def test_mine_or_library_picks_the_learner_s_function_once_it_runs(capsys):
     assert fallback.mine_or_library(mine, abs, "Exercise 2", 1) is mine
     assert fallback.mine_or_library(stub, abs, "Exercise 2 (step)", 1) is abs
     assert capsys.readouterr().out == "Exercise 2 (step) is not done yet: using the library's version for now\n"
+
+
+# --------------------------------------------------------------------------- own_work: all of asymkit off, an allow-list
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+
+import asymkit
+
+
+def every_asymkit_function():
+    """An independent walk: import every asymkit module (the tools too), then every function and method defined in
+    the package's files, by qualified name."""
+    for info in pkgutil.walk_packages(asymkit.__path__, "asymkit."):
+        importlib.import_module(info.name)
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if not (name == "asymkit" or name.startswith("asymkit.")) or name in ("asymkit.grading", "asymkit.fallback"):
+            continue
+        for value in vars(module).values():
+            members = [value]
+            if isinstance(value, type) and value.__module__.startswith("asymkit"):
+                members = [m.__func__ if isinstance(m, (staticmethod, classmethod)) else m
+                           for n, m in vars(value).items() if n not in grading._HARMLESS]
+                members += [m.fget for m in vars(value).values() if isinstance(m, property)]
+            for fn in members:
+                if isinstance(fn, types.FunctionType) and fn.__code__.co_filename.startswith(asymkit.__path__[0]) \
+                        and not fn.__code__.co_filename.endswith(("grading.py", "fallback.py")):
+                    found.setdefault(f"{fn.__module__}.{fn.__qualname__}", fn)
+    return found
+
+
+@pytest.mark.parametrize("exercise", sorted(grading.ALLOW))
+def test_own_work_switches_off_every_function_of_asymkit_but_the_allow_list(exercise):
+    allow = grading.allowed(exercise)
+    allowed_modules = {m.__name__ for m in allow if isinstance(m, types.ModuleType)}
+    functions = {n: f for n, f in every_asymkit_function().items() if f.__module__ not in allowed_modules}
+    assert len(functions) > 300, "the walk found too few functions"
+    still_on = []
+    with pytest.raises(grading.Delegated):
+        with grading.own_work(allow):
+            for name, fn in functions.items():
+                try:
+                    fn()
+                except grading.Delegated:
+                    continue
+                except BaseException as err:  # noqa: BLE001
+                    still_on.append(f"{name}: {type(err).__name__}")
+                else:
+                    still_on.append(name)
+    assert not still_on, f"{len(still_on)} functions were not switched off, e.g. {still_on[:5]}"
+    metrics.ndcg_at_k(RANKING, RELS, 10)                        # restored afterwards
+
+
+def test_the_allowed_objects_keep_working():
+    model = towers.TowerModel(4, seed=0)
+    with grading.own_work(grading.allowed("ex2_training_step")):
+        q, d = model(torch.zeros(2, 4), torch.zeros(2, 4))
+    assert q.shape == (2, 4)
+    with pytest.raises(grading.Delegated, match="towers"):
+        with grading.own_work(grading.allowed("ex1_top_k")):
+            model(torch.zeros(2, 4), torch.zeros(2, 4))
+
+
+def clone(fn):
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+CLONED = clone(search.recall_at_depths)
+
+
+RECALL_ARGS = (["q"], np.array([[0, 1]]), ["a", "b"], {"q": {"b": 1}}, [1, 2])
+
+
+@pytest.mark.parametrize("escape", [
+    lambda: search.recall_at_depths,                                             # a public function of another module
+    lambda: functools.partial(search.recall_at_depths),
+    lambda: CLONED,                                                              # a copy made before the block
+])
+def test_delegation_through_any_function_is_refused(escape):
+    assert np.allclose(search.recall_at_depths(*RECALL_ARGS), [0.0, 1.0])
+    with pytest.raises(grading.Delegated, match="recall_at_depths"):
+        with grading.own_work():
+            try:
+                escape()(*RECALL_ARGS)
+            except grading.Delegated:
+                pass                                                             # caught: still refused at the end
+            except Exception:
+                pass
+
+
+def test_processes_imports_and_reloads_are_refused():
+    with pytest.raises(grading.Delegated, match="process"):
+        with grading.own_work():
+            subprocess.run([sys.executable, "-c", "print(1)"], check=False)
+    with pytest.raises(grading.Delegated, match="imported or reloaded"):
+        with grading.own_work():
+            importlib.reload(metrics)
+    assert subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True).returncode == 0
+
+
+def test_assert_own_catches_a_copied_function():
+    with pytest.raises(grading.Delegated, match="runs the code of asymkit"):
+        grading.assert_own(types.FunctionType(metrics.ndcg_at_k.__code__, {"__name__": "__main__"}), metrics.ndcg_at_k)
+
+
+# --------------------------------------------------------------------------- differential
+
+def reference_top(x, k):
+    """The top k values of a 1-D list, best first; ValueError for k < 1."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    return sorted(x, reverse=True)[:k]
+
+
+def top_cases():
+    from hypothesis import strategies as st
+    return st.builds(lambda x, k: grading.Case((x, k), names=("x", "k")),
+                     st.lists(st.integers(-3, 3), max_size=6), st.integers(0, 8))
+
+
+def test_differential_passes_a_right_answer_and_reports_a_wrong_one_in_plain_words():
+    def mine(x, k):
+        if k < 1:
+            raise ValueError("k")
+        return sorted(x)[::-1][:k]
+
+    assert grading.differential(mine, reference_top, top_cases(), name="top", exercise="ex1_top_k",
+                                compare=grading.exactly, max_examples=30) >= 30
+
+    def forgets_the_cut(x, k):
+        if k < 1:
+            raise ValueError("k")
+        return sorted(x, reverse=True)
+
+    with pytest.raises(AssertionError, match=r"top\(x=\[.*\], k=\d+\): expected \[.*\], got \[.*\]"):
+        grading.differential(forgets_the_cut, reference_top, top_cases(), name="top", exercise="ex1_top_k",
+                             compare=grading.exactly)
+
+    def never_raises(x, k):
+        return sorted(x, reverse=True)[:max(k, 0)]
+
+    with pytest.raises(AssertionError, match="must raise ValueError"):
+        grading.differential(never_raises, reference_top, top_cases(), name="top", exercise="ex1_top_k",
+                             compare=grading.exactly)
+
+
+def test_differential_catches_an_in_place_edit_of_any_dtype():
+    def reference(a):
+        return np.asarray(a, dtype=np.float64) / 2
+
+    def in_place_if_float32(a):
+        x = np.asarray(a, dtype=np.float32)              # no copy when a is float32 already
+        x /= 2
+        return x
+
+    cases = grading.arrays().map(lambda a: grading.Case((a,), names=("a",)))
+    with pytest.raises(AssertionError, match="changed its input a .dtype float32"):
+        grading.differential(in_place_if_float32, reference, cases, name="half", exercise="ex1_top_k")
+
+
+def test_differential_refuses_delegation():
+    with pytest.raises(grading.Delegated, match="search"):
+        grading.differential(lambda a: search.l2_normalize(a), search.l2_normalize,
+                             grading.arrays(dtypes=("float32",)).map(lambda a: grading.Case((a,))),
+                             name="norm", exercise="ex1_top_k")
+
+
+def test_generated_inputs_cover_what_mistakes_depend_on():
+    from hypothesis import given, settings
+    seen = {"dtypes": set(), "strided": False, "ties": False, "empty": False, "short": False, "zero_grade": False}
+
+    @settings(max_examples=200, derandomize=True, database=None)
+    @given(grading.arrays(), grading.rankings())
+    def look(a, case):
+        ranking, rels, k = case
+        seen["dtypes"].add(a.dtype.name)
+        seen["strided"] |= not a.flags.c_contiguous
+        seen["ties"] |= len(np.unique(a)) < a.size
+        seen["empty"] |= not ranking
+        seen["short"] |= len(ranking) < k and sum(r > 0 for r in rels.values()) > len(ranking)
+        seen["zero_grade"] |= 0 in rels.values()
+
+    look()
+    assert seen.pop("dtypes") == {"float32", "float64", "int64"} and all(seen.values()), seen

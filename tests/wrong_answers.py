@@ -7,7 +7,7 @@ submission covers every exercise.
 
 ``DELEGATE[lesson]`` maps every exercise's grade_id to an answer that calls or aliases asymkit's
 implementation of the same idea: correct, so it passes the visible tests, and worth 0 points in the hidden
-tests (asymkit/tools/grading.py).
+tests (asymkit.grading.py).
 """
 from answers import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06
 
