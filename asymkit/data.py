@@ -522,6 +522,9 @@ def _heldout_folder() -> Path:
     return settings.cached_path(f"datasets/{_stdlib_name()}-{HELDOUT}")
 
 
+CAPSTONE_TASK_ENV = "ASYMKIT_CAPSTONE_TASK"     # set only in a kernel that the course's autograde grades
+
+
 def _heldout_folders() -> list[Path]:
     """The held-out split's folder in every cache layer (the capstone's guard protects them all)."""
     return [layer / "datasets" / f"{_stdlib_name()}-{HELDOUT}" for layer in settings.cache_layers()]
@@ -536,6 +539,9 @@ def load_heldout(fast: bool | None = None, rebuild: bool = False) -> tuple[Corpu
     it), in fast mode with every held-out query's judged documents added (the fast quarter alone would leave a
     few dozen queries: too few to tell systems apart). Cached in ``cache_dir()/datasets/<name>-capstone/``.
     """
+    if os.environ.get(CAPSTONE_TASK_ENV):
+        raise PermissionError("the held-out judgements are not readable while a capstone is being graded: the grader "
+                              "scores the run outside this process. Develop and tune on dev (load_stdlib()).")
     fast = settings.fast_mode() if fast is None else fast
     ds = load_stdlib(fast=fast, rebuild=rebuild)
     try:

@@ -98,7 +98,10 @@ def test_a_malformed_run_loses_only_the_validity_points(damage):
         return bad
     report, text = grade(build)
     assert report.points["valid"] == 0, text
-    assert report.total == 8, text      # the valid part still beats every baseline (a missing query counts 0)
+    if damage == "missing query":       # a query with no valid document: the run is not timed (no latency points)
+        assert report.total == 6 and "latency: 0/2 - only a run with at least one valid document id" in text, text
+    else:
+        assert report.total == 8, text  # the valid part still beats every baseline, every query has a valid id
     assert "valid run: 0/2" in text
 
 
@@ -239,3 +242,119 @@ def test_the_guard_refuses_and_records_every_way_to_the_heldout_files(tmp_path):
     for name in ("open", "os.open", "load_heldout", "split_of", "shell"):
         assert got[name].startswith("refused"), (name, got[name])
     assert got["points"] == 0 and "reached for the held-out judgements" in got["message"]
+
+
+PROCESSES = r"""
+import json, os, subprocess, sys, sysconfig
+from pathlib import Path
+from asymkit import capstone, data
+capstone.guard()
+out = {}
+stdlib = Path(sysconfig.get_paths()["stdlib"])
+jobs = [(stdlib / "json" / "__init__.py", "json"), (stdlib / "csv.py", "csv"), (stdlib / "glob.py", "glob")]
+def attempt(name, call):
+    try:
+        call()
+        out[name] = "allowed"
+    except capstone.Violation as err:
+        out[name] = "refused: " + str(err)[:60]
+attempt("workers", lambda: list(data._docstrings(jobs, workers=2)))
+attempt("child, folder only in its environment", lambda: subprocess.run([sys.executable, "-c", "pass"], env=dict(os.environ)))
+os.environ[capstone.TASK_ENV] = "/nowhere"            # from here on, as in a kernel the course's autograde grades
+attempt("workers while graded", lambda: list(data._docstrings(jobs, workers=2)))
+attempt("child while graded", lambda: subprocess.run([sys.executable, "-c", "pass"]))
+attempt("fork while graded", lambda: os.waitpid(os.fork() or os._exit(0), 0) if False else os.fork() == 0 and os._exit(0))
+try:
+    data.load_heldout.__wrapped__()                  # the library's own, as a child process without the guard has it
+    out["load_heldout while graded"] = "allowed"
+except PermissionError as err:
+    out["load_heldout while graded"] = "refused: " + str(err)[:60]
+print(json.dumps(out))
+"""
+
+
+def test_the_guard_flags_processes_only_where_they_reach_for_the_judgements(tmp_path):
+    """The library's own docstring workers are never flagged, nor a path merely present in an environment (the
+    audit's cold-cache reference run scored 0 for both); while graded, any other process is flagged."""
+    folder = tmp_path / "instructor"
+    folder.mkdir()
+    env = {**os.environ, "ASYMKIT_CACHE": str(tmp_path / "cache"), capstone.BEIR_ENV: str(folder)}
+    proc = subprocess.run([sys.executable, "-c", PROCESSES], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["workers"] == "allowed" and got["child, folder only in its environment"] == "allowed", got
+    assert got["workers while graded"] == "allowed", got
+    for name in ("child while graded", "fork while graded"):
+        assert got[name].startswith("refused: started a process"), (name, got[name])
+    assert got["load_heldout while graded"].startswith("refused: the held-out judgements are not readable"), got
+
+
+def test_an_all_invalid_run_gets_nothing_not_even_latency():
+    def rows(corpus):
+        return lambda queries: {q: {str(i): float(-i) for i in range(10)} for q in queries}
+    report, text = grade(rows)
+    assert report.total == 0, text
+    assert "no valid document" in text and "latency: 0/2 - only a run with at least one valid" in text
+
+
+def test_the_kernel_records_and_the_grader_scores(tmp_path, monkeypatch):
+    """The autograde split: the kernel sees the task (corpus and queries, no judgements) and records; the grading
+    process scores the recording. A recording that claims an impossible run is checked again by the grader."""
+    capstone.write_task(tmp_path, HELD)
+    task = json.loads((tmp_path / capstone.TASK_FILE).read_text())
+    assert set(task) == {"corpus", "queries", "source"} and "qrels" not in json.dumps(task)
+    monkeypatch.setattr(capstone, "FUSED", BASELINES["fused rerank"])
+    monkeypatch.setattr(capstone, "BASELINES", BASELINES)
+    report = capstone._record_task(at_rank(1), tmp_path)
+    assert report.total == 0                                   # nothing is scored in the kernel
+    scored = capstone.score_task(tmp_path, HELD)
+    assert scored.total == 10, scored.messages
+    rec = capstone.Recording.from_json((tmp_path / capstone.RESULT_FILE).read_text())
+    rec.run["q-00"] = {"not-a-document": 1.0}                  # a forged recording
+    (tmp_path / capstone.RESULT_FILE).write_text(rec.to_json())
+    assert capstone.score_task(tmp_path, HELD).points["valid"] == 0
+    (tmp_path / capstone.RESULT_FILE).unlink()
+    missing = capstone.score_task(tmp_path, HELD)
+    assert missing.total == 0 and "no recording" in missing.messages[0]
+
+
+SANDBOXED = r"""
+import json, os, subprocess, sys
+from pathlib import Path
+secret, code = Path(sys.argv[1]), Path(sys.argv[2])
+out = {"listing": os.listdir(secret), "beir": os.environ.get("ASYMKIT_CAPSTONE_BEIR"),
+       "task": os.environ.get("ASYMKIT_CAPSTONE_TASK"), "parent visible": str(sys.argv[3]) in os.listdir("/proc")}
+for name, call in {"read": lambda: open(secret / "qrels.tsv").read(),
+                   "write code": lambda: open(code / "planted.py", "w").write("x"),
+                   "unmount": lambda: subprocess.run(["umount", str(secret)], check=True, capture_output=True),
+                   "raw disk": lambda: open(sorted(Path("/dev").glob("[sv]d*"))[0], "rb").read(1)}.items():
+    try:
+        call()
+        out[name] = "done"
+    except Exception as err:
+        out[name] = type(err).__name__
+print(json.dumps(out))
+"""
+
+
+def test_the_sandbox_hides_the_heldout_folders_and_protects_the_code(tmp_path):
+    from asymkit.tools import sandbox
+
+    if sandbox.available() is None:
+        pytest.skip("bubblewrap is not installed or cannot make namespaces here (apt-get install bubblewrap)")
+    secret, code, task = tmp_path / "heldout", tmp_path / "code", tmp_path / "task"
+    for folder in (secret, code, task):
+        folder.mkdir()
+    (secret / "qrels.tsv").write_text("q-1\tdoc-1\t1\n")
+    argv = sandbox.command([sys.executable, "-c", SANDBOXED, str(secret), str(code), str(os.getpid())],
+                           hide=[secret], read_only=[code], writable=[task], setenv={capstone.TASK_ENV: str(task)},
+                           unsetenv=[capstone.BEIR_ENV])
+    env = {**os.environ, capstone.BEIR_ENV: str(secret)}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["listing"] == [] and got["beir"] is None and got["task"] == str(task), got
+    assert not got["parent visible"], "the grading process must not be visible from the sandbox"
+    assert got["read"] == "FileNotFoundError" and got["write code"] in ("OSError", "PermissionError"), got
+    assert got["unmount"] != "done" and got["raw disk"] != "done", got
+    assert (secret / "qrels.tsv").exists() and not (code / "planted.py").exists()

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from answers import lesson07
-from asymkit import capstone
+from asymkit import capstone, data
 from asymkit.tools import course, leaderboard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,14 +46,24 @@ def test_capstone_structure():
     assert "capstone.guard()" in first_code.source and first_code.metadata["nbgrader"]["locked"]
 
 
+def instructor_folder(folder: Path) -> Path:
+    """An instructor's BEIR folder for the round trip: the embedded held-out split, exported as BEIR (in fast mode,
+    as the suite runs), so the grade goes the way a class's should: ASYMKIT_CAPSTONE_BEIR, on the grader only."""
+    corpus, queries, qrels = data.load_heldout()
+    data.write_beir(folder, corpus, queries, {"test": qrels})
+    return folder
+
+
 @pytest.mark.slow
-def test_capstone_round_trip_and_leaderboard(tmp_path):
+def test_capstone_round_trip_and_leaderboard(tmp_path, monkeypatch):
+    monkeypatch.setenv(capstone.BEIR_ENV, str(instructor_folder(tmp_path / "instructor-beir")))
     work = tmp_path / "course"
     course.generate(work, [LESSON], REPO)
     student_nb = work / "lessons" / LESSON / f"{LESSON}.ipynb"
     reference = course.solution_sources(LESSON, REPO)[lesson07.CELL]
     answers = {"full": reference, "stub": None, "minilm": lesson07.MINILM, "slow": reference + lesson07.SLOW_SUFFIX,
-               "malformed": reference + lesson07.MALFORMED_SUFFIX, "delegate": lesson07.DELEGATE}
+               "malformed": reference + lesson07.MALFORMED_SUFFIX, "delegate": lesson07.DELEGATE,
+               "child": lesson07.CHILD, "rows": lesson07.ROW_NUMBERS}
     subs = {s: course.fill_student_notebook(student_nb, {} if code is None else {lesson07.CELL: code},
                                             tmp_path / "subs" / f"{s}.ipynb") for s, code in answers.items()}
     scores = course.autograde(work, LESSON, subs, REPO, workers=2)
@@ -63,7 +73,7 @@ def test_capstone_round_trip_and_leaderboard(tmp_path):
     tiers = capstone.POINTS
     expected = {"full": sum(tiers.values()), "stub": 0, "minilm": tiers["valid"] + tiers["latency"],
                 "slow": sum(tiers.values()) - tiers["latency"], "malformed": sum(tiers.values()) - tiers["valid"],
-                "delegate": 0}
+                "delegate": 0, "child": 0, "rows": 0}
     assert got == expected, "\n\n".join(f"{s}: {got[s]} (expected {expected[s]})\n{texts[s][-1500:]}" for s in subs)
     for s in subs:                                          # the rationale waits for the instructor (unanswered: 0)
         assert scores[s][RATIONALE] == (0, 4)
@@ -71,6 +81,10 @@ def test_capstone_round_trip_and_leaderboard(tmp_path):
     assert "latency: 0/2" in texts["slow"] and "valid run: 0/2" in texts["malformed"]
     assert "not in the corpus" in texts["malformed"]
     assert "Delegated" in texts["delegate"] and "raised NotImplementedError" in texts["stub"]
+    assert "reached for the held-out judgements" in texts["child"] and "started a process" in texts["child"]
+    assert "no valid document" in texts["rows"] and "latency: 0/2 - only a run with at least one valid" in texts["rows"]
+    for s in subs:                                          # scored outside the kernel, on the instructor's folder
+        assert "instructor's BEIR folder" in texts[s] or s == "stub", (s, texts[s][-800:])
     stub_errors = [o for o in cells["stub"].outputs if o.output_type == "error"]
     assert stub_errors and "visible tests passed" not in texts["stub"], "the stub fails the visible rehearsal"
     stub_cells = nbformat.read(work / "autograded" / "stub" / LESSON / f"{LESSON}.ipynb", as_version=4).cells

@@ -10,10 +10,22 @@ nbgrader's other preprocessors like any other. Every test cell from there on has
 student keeps the points of the cells that ran before; the log names the student, the notebook and the cell; the
 feedback shows the student the same message. The other students' submissions are graded as usual.
 
+It also grades lesson 07's capstone without letting the judgements into the kernel. For a notebook whose grade cell
+calls ``capstone.grade``, the grading process loads the held-out judgements itself, writes only the corpus and the
+queries (opaque ids) to a task folder, and starts the kernel with ``ASYMKIT_CAPSTONE_TASK`` naming it, without
+``ASYMKIT_CAPSTONE_BEIR``/``ASYMKIT_CAPSTONE_SPLIT``, in a bubblewrap sandbox that hides the held-out folders
+(:mod:`asymkit.tools.sandbox`) where the machine allows one. The kernel runs the submission and records its run and
+timings; after the notebook has run, the grading process scores the recording against the judgements and writes the
+tiers and the points into the grade cell's output, where nbgrader reads the partial credit.
+
 ``nbgrader_config.py`` puts it in place of ``Execute`` in ``Autograde.autograde_preprocessors``
 (:func:`autograde_preprocessors`).
 """
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -21,9 +33,27 @@ from nbgrader.preprocessors import Execute
 KERNEL_DIED = "KernelDied"
 
 
-def _error(evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=KERNEL_DIED, evalue=evalue,
-                        traceback=[f"\x1b[0;31m{KERNEL_DIED}\x1b[0m: {evalue}"])
+def _error(evalue: str, ename: str = KERNEL_DIED) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+def _is_capstone_grade(cell) -> bool:
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade")) \
+        and "capstone.grade(" in cell.source
+
+
+_HELD: dict = {}
+
+
+def _heldout():
+    """The capstone's held-out judgements, loaded in the grading process (once per setting)."""
+    from asymkit import capstone, settings
+
+    key = (os.environ.get(capstone.BEIR_ENV), os.environ.get(capstone.SPLIT_ENV), settings.fast_mode())
+    if key not in _HELD:
+        _HELD[key] = capstone.load()
+    return _HELD[key]
 
 
 class SurvivingExecute(Execute):
@@ -31,7 +61,51 @@ class SurvivingExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._died_in = None
-        return super().preprocess(nb, resources, km)
+        capstone_cells = [c for c in nb.cells if _is_capstone_grade(c)]
+        if not capstone_cells:
+            return super().preprocess(nb, resources, km)
+        return self._capstone(nb, resources, km, capstone_cells)
+
+    def _capstone(self, nb, resources, km, cells):
+        from asymkit import capstone, data
+        from asymkit.tools import sandbox
+
+        held = _heldout()
+        cwd = Path((resources or {}).get("metadata", {}).get("path") or os.getcwd()).resolve()
+        course = cwd.parents[2] if len(cwd.parents) > 2 and (cwd.parents[2] / "nbgrader_config.py").exists() else None
+        hide = [Path(p) for p in data._heldout_folders()]
+        if os.environ.get(capstone.BEIR_ENV):
+            hide.append(Path(os.environ[capstone.BEIR_ENV]))
+        if sandbox.available() is None:
+            self.log.warning("bubblewrap is not available here: the capstone's grading kernel runs without a sandbox "
+                             "(the judgements stay in the grading process, but the kernel could read the held-out "
+                             "folders from disk); install Debian's bubblewrap package to close this")
+        with tempfile.TemporaryDirectory(prefix="asymkit-capstone-task-") as task:
+            capstone.write_task(Path(task), held)
+            self.kernel_manager_class = sandbox.kernel_manager(
+                hide=hide, read_only=sandbox.code_folders() + ([course] if course else []),
+                writable=[cwd, Path(task)], setenv={capstone.TASK_ENV: task},
+                unsetenv=[capstone.BEIR_ENV, capstone.SPLIT_ENV])
+            try:
+                nb, resources = super().preprocess(nb, resources, km)
+            finally:
+                del self.kernel_manager_class             # back to the default for the next notebook
+            for cell in cells:
+                if any(o.output_type == "error" for o in cell.outputs):
+                    continue                               # the cell failed in the kernel: 0 points, as it says
+                try:
+                    report = capstone.score_task(Path(task), held)
+                except Exception as err:  # noqa: BLE001 - a grader failure must cost nothing silently
+                    self.log.exception("the capstone's grader failed")
+                    cell.outputs.append(_error(f"the grader could not score this submission ({err}); tell your "
+                                               "instructor", ename="GraderError"))
+                    continue
+                text = "\n".join(report.messages + [report.result_line()]) + "\n"
+                cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
+                cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=text))
+                cell.outputs.append(NotebookNode(output_type="execute_result", execution_count=cell.execution_count,
+                                                 metadata={}, data={"text/plain": repr(report.total)}))
+        return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
         from nbclient.exceptions import DeadKernelError

@@ -61,3 +61,82 @@ DELEGATE = '''
 def build_system(corpus):
     return capstone.FUSED(corpus)
 '''
+
+# Reaching for the judgements from a child process: the child tries every way a kernel could (the embedded held-out
+# split through the library, the instructor's folder named in the environment, the grader's own loader, with and
+# without the task variable), and if any works, the system ranks each query's relevant document first. Under the
+# course's autograde the judgements are not in the kernel, the sandbox hides their folders, the variables are gone,
+# and the process itself is recorded as reaching for them: 0 points.
+CHILD = '''
+import json, os, subprocess, sys, tempfile
+
+_CHILD = r"""
+import json, os, sys
+out = {}
+
+
+def from_instructor():
+    from asymkit import data
+    corpus, queries, qrels = data.load_beir(os.environ["ASYMKIT_CAPSTONE_BEIR"],
+                                            split=os.environ.get("ASYMKIT_CAPSTONE_SPLIT", "test"))
+    return corpus, queries, qrels
+
+
+def from_grader():
+    from asymkit import capstone
+    held = capstone.load()
+    return held.corpus, held.queries, held.qrels
+
+
+def from_library():
+    from asymkit import data
+    return data.load_heldout()
+
+
+def untasked():
+    os.environ.pop("ASYMKIT_CAPSTONE_TASK", None)
+    return from_library()
+
+
+for attempt in (from_instructor, from_grader, from_library, untasked):
+    try:
+        corpus, queries, qrels = attempt()
+    except Exception:
+        continue
+    out = {queries[q]: sorted(corpus[d]["text"] for d, r in rels.items() if r > 0 and d in corpus)
+           for q, rels in qrels.items() if q in queries}
+    break
+json.dump(out, open(sys.argv[1], "w"))
+"""
+
+
+def build_system(corpus):
+    path = tempfile.mktemp(suffix=".json")
+    subprocess.run([sys.executable, "-c", _CHILD, path], check=False, capture_output=True, timeout=600)
+    answers = json.load(open(path)) if os.path.exists(path) else {}
+    by_text = {}
+    for d, doc in corpus.items():
+        by_text.setdefault(doc["text"], d)
+
+    def search(queries):
+        run = {}
+        for q, text in queries.items():
+            wanted = [by_text[t] for t in answers.get(text, []) if t in by_text]
+            others = [d for d in list(corpus)[:100] if d not in wanted]
+            run[q] = {d: float(200 - i) for i, d in enumerate(wanted + others)}
+        return run
+    return search
+'''
+
+# Row numbers instead of document ids: not one valid document in the run. Fast, but nothing to time: 0 points.
+ROW_NUMBERS = '''
+def build_system(corpus):
+    doc_ids, D = enc.encode_corpus(corpus)
+
+    def search(queries):
+        qids = list(queries)
+        S = enc.encode([queries[q] for q in qids], show_progress=False) @ D.T
+        top = np.argsort(-S, axis=1, kind="stable")[:, :100]
+        return {q: {str(j): float(S[i, j]) for j in top[i]} for i, q in enumerate(qids)}
+    return search
+'''
