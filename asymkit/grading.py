@@ -33,6 +33,7 @@ import inspect
 import math
 import os
 import sys
+import threading
 import types
 from typing import Any, Callable, Iterator, Sequence
 
@@ -290,6 +291,7 @@ def own_work(allow: Sequence[Any] = (), name: str = "your function") -> Iterator
     finder = _NoImports()
     before = len(_STATE.calls)
     old_profile = sys.getprofile()
+    old_thread_profile = threading.getprofile() if hasattr(threading, "getprofile") else None
     try:
         for i, (qualname, fn) in library_functions().items():
             if i not in allowed_ids and os.path.abspath(fn.__code__.co_filename) not in allowed_files:
@@ -297,9 +299,11 @@ def own_work(allow: Sequence[Any] = (), name: str = "your function") -> Iterator
         sys.meta_path.insert(0, finder)
         _STATE.active += 1
         sys.setprofile(profile)
+        threading.setprofile(profile)                    # threads the learner's code starts
         yield
     finally:
         sys.setprofile(old_profile)
+        threading.setprofile(old_thread_profile)
         _STATE.active -= 1
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(finder)

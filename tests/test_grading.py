@@ -274,3 +274,12 @@ def test_generated_inputs_cover_what_mistakes_depend_on():
 
     look()
     assert seen.pop("dtypes") == {"float32", "float64", "int64"} and all(seen.values()), seen
+
+
+def test_a_copy_run_in_a_thread_is_refused_too():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pytest.raises(grading.Delegated, match="recall_at_depths"):
+        with grading.own_work():
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(CLONED, *RECALL_ARGS).result()
