@@ -125,7 +125,9 @@ def every_asymkit_function():
 def test_own_work_switches_off_every_function_of_asymkit_but_the_allow_list(exercise):
     allow = grading.allowed(exercise)
     allowed_modules = {m.__name__ for m in allow if isinstance(m, types.ModuleType)}
-    functions = {n: f for n, f in every_asymkit_function().items() if f.__module__ not in allowed_modules}
+    always = set(grading._resolve(grading.ALWAYS_ALLOWED))            # the warnings hook every lesson installs
+    functions = {n: f for n, f in every_asymkit_function().items()
+                 if f.__module__ not in allowed_modules and f not in always}
     assert len(functions) > 300, "the walk found too few functions"
     still_on = []
     with pytest.raises(grading.Delegated):
@@ -157,7 +159,6 @@ def clone(fn):
     return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
-CLONED = clone(search.recall_at_depths)
 
 
 RECALL_ARGS = (["q"], np.array([[0, 1]]), ["a", "b"], {"q": {"b": 1}}, [1, 2])
@@ -166,7 +167,7 @@ RECALL_ARGS = (["q"], np.array([[0, 1]]), ["a", "b"], {"q": {"b": 1}}, [1, 2])
 @pytest.mark.parametrize("escape", [
     lambda: search.recall_at_depths,                                             # a public function of another module
     lambda: functools.partial(search.recall_at_depths),
-    lambda: CLONED,                                                              # a copy made before the block
+    lambda: clone(search.recall_at_depths),                                      # a copy of its code
 ])
 def test_delegation_through_any_function_is_refused(escape):
     assert np.allclose(search.recall_at_depths(*RECALL_ARGS), [0.0, 1.0])
@@ -191,7 +192,7 @@ def test_processes_imports_and_reloads_are_refused():
 
 
 def test_assert_own_catches_a_copied_function():
-    with pytest.raises(grading.Delegated, match="runs the code of asymkit"):
+    with pytest.raises(grading.Delegated, match="runs the code of asymkit|holds a copy of asymkit"):
         grading.assert_own(types.FunctionType(metrics.ndcg_at_k.__code__, {"__name__": "__main__"}), metrics.ndcg_at_k)
 
 
@@ -216,8 +217,11 @@ def test_differential_passes_a_right_answer_and_reports_a_wrong_one_in_plain_wor
             raise ValueError("k")
         return sorted(x)[::-1][:k]
 
-    assert grading.differential(mine, reference_top, top_cases(), name="top", exercise="ex1_top_k",
-                                compare=grading.exactly, max_examples=30) >= 30
+    calls = []
+    counted = lambda x, k: (calls.append(1), mine(x, k))[1]
+    assert grading.differential(counted, reference_top, top_cases(), name="top", exercise="ex1_top_k",
+                                compare=grading.exactly, max_examples=30) is None      # never a number: see its doc
+    assert len(calls) >= 30
 
     def forgets_the_cut(x, k):
         if k < 1:
@@ -282,4 +286,92 @@ def test_a_copy_run_in_a_thread_is_refused_too():
     with pytest.raises(grading.Delegated, match="recall_at_depths"):
         with grading.own_work():
             with ThreadPoolExecutor(1) as pool:
-                pool.submit(CLONED, *RECALL_ARGS).result()
+                pool.submit(clone(search.recall_at_depths), *RECALL_ARGS).result()
+
+
+# --------------------------------------------------------------------------- escapes an adversary tried
+
+import os
+import queue
+import threading
+import warnings
+
+from asymkit import settings
+
+
+def test_a_warning_from_the_learner_s_own_code_is_not_delegation():
+    settings.warnings_to_stdout()                               # every lesson's first cell does this
+    with grading.own_work():
+        warnings.warn("a right answer may warn")
+
+
+@pytest.mark.parametrize("escape", ["library source under another name", "profiler off", "code put back", "fork"])
+def test_escapes_from_the_watch_are_refused(escape):
+    saved_code = search.select_top_k.__code__
+    Q, D = np.eye(3, dtype=np.float32), np.eye(3, dtype=np.float32)
+    with pytest.raises(grading.Delegated):
+        with grading.own_work():
+            if escape == "library source under another name":
+                ns = {}
+                exec(compile(open(search.__file__).read(), "/tmp/my_search.py", "exec"), ns)
+                ns["top_k"](Q, D, 2)
+            elif escape == "profiler off":
+                sys.setprofile(None)
+                clone(search.recall_at_depths)(*RECALL_ARGS)
+            elif escape == "code put back":
+                search.select_top_k.__code__ = saved_code
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(0)
+                os.waitpid(pid, 0)
+    assert search.select_top_k.__code__ is saved_code
+
+
+def test_a_thread_the_notebook_started_before_grading_fails_the_grade():
+    jobs, done = queue.Queue(), queue.Queue()
+    main_globals = {"__name__": "__main__", "jobs": jobs, "done": done, "CLONED": lambda *a: None}
+    exec("def worker():\n    while True:\n        job = jobs.get()\n        if job is None:\n            return\n"
+         "        done.put(CLONED(*job))\n", main_globals)
+    thread = threading.Thread(target=main_globals["worker"], daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(grading.Delegated, match="another thread"):
+            with grading.own_work():
+                pass
+    finally:
+        jobs.put(None)
+        thread.join(5)
+
+
+def test_a_replaced_library_function_is_found_before_any_expected_answer_is_computed(monkeypatch):
+    assert grading.tampered() == []
+    monkeypatch.setattr(search, "smallest_k_for_recall", lambda ks, recalls, target: 1)   # a recorder, a memo...
+    monkeypatch.setattr(towers.TowerModel, "forward", lambda self, q, d: (q, d))
+    assert grading.tampered() == ["asymkit.search.smallest_k_for_recall", "asymkit.towers.TowerModel.forward"]
+    with pytest.raises(grading.Delegated, match="replaced or changed asymkit's asymkit.search.smallest_k_for_recall"):
+        grading.assert_own(lambda: 0)
+
+
+def test_a_broken_hidden_test_is_the_grader_s_error_not_the_learner_s():
+    def broken_compare(got, want):
+        raise KeyError("a bug in the hidden test")
+
+    with pytest.raises(grading.GraderError, match="comparison failed"):
+        grading.differential(lambda x, k: reference_top(x, k), reference_top, top_cases(), name="top",
+                             exercise="ex1_top_k", compare=broken_compare)
+
+
+def test_copies_of_the_library_s_code_held_by_a_notebook_are_found():
+    import inspect as _inspect
+
+    assert grading.copies() == []
+    held = clone(metrics.ndcg_at_k)                                    # types.FunctionType on its code
+    ns = {"__name__": "notes"}
+    exec(compile(_inspect.getsource(search), "<my notes>", "exec"), ns)   # its source, under another name
+    found = grading.copies()
+    assert "asymkit.metrics.ndcg_at_k" in found and "asymkit.search.top_k" in found, found
+    with pytest.raises(grading.Delegated, match="holds a copy of asymkit's"):
+        grading.assert_own(lambda: 0)
+    del held, ns
+    assert grading.copies() == []

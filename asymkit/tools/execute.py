@@ -60,19 +60,35 @@ class SurvivingExecute(Execute):
     """``Execute`` that turns a dead kernel into failed cells instead of a failed submission."""
 
     def preprocess(self, nb, resources=None, km=None):
+        """Run the notebook in a kernel that cannot change the code that grades it (and, for the capstone, cannot
+        see the judgements); then score the capstone's recording here."""
+        from asymkit.tools import sandbox
+
         self._died_in = None
+        cwd = Path((resources or {}).get("metadata", {}).get("path") or os.getcwd()).resolve()
+        course = cwd.parents[2] if len(cwd.parents) > 2 and (cwd.parents[2] / "nbgrader_config.py").exists() else None
+        wrap = {"hide": [], "read_only": sandbox.code_folders() + ([course] if course else []), "writable": [cwd]}
         capstone_cells = [c for c in nb.cells if _is_capstone_grade(c)]
         if not capstone_cells:
-            return super().preprocess(nb, resources, km)
-        return self._capstone(nb, resources, km, capstone_cells)
+            return self._run(nb, resources, km, wrap if sandbox.available() else None)
+        return self._capstone(nb, resources, km, capstone_cells, wrap)
 
-    def _capstone(self, nb, resources, km, cells):
+    def _run(self, nb, resources, km, wrap):
+        from asymkit.tools import sandbox
+
+        default = self.kernel_manager_class
+        if wrap is not None:
+            self.kernel_manager_class = sandbox.kernel_manager(**wrap)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self.kernel_manager_class = default           # back to the default for the next notebook
+
+    def _capstone(self, nb, resources, km, cells, wrap):
         from asymkit import capstone, data
         from asymkit.tools import sandbox
 
         held = _heldout()
-        cwd = Path((resources or {}).get("metadata", {}).get("path") or os.getcwd()).resolve()
-        course = cwd.parents[2] if len(cwd.parents) > 2 and (cwd.parents[2] / "nbgrader_config.py").exists() else None
         hide = [Path(p) for p in data._heldout_folders()]
         if os.environ.get(capstone.BEIR_ENV):
             hide.append(Path(os.environ[capstone.BEIR_ENV]))
@@ -82,14 +98,9 @@ class SurvivingExecute(Execute):
                              "folders from disk); install Debian's bubblewrap package to close this")
         with tempfile.TemporaryDirectory(prefix="asymkit-capstone-task-") as task:
             capstone.write_task(Path(task), held)
-            self.kernel_manager_class = sandbox.kernel_manager(
-                hide=hide, read_only=sandbox.code_folders() + ([course] if course else []),
-                writable=[cwd, Path(task)], setenv={capstone.TASK_ENV: task},
-                unsetenv=[capstone.BEIR_ENV, capstone.SPLIT_ENV])
-            try:
-                nb, resources = super().preprocess(nb, resources, km)
-            finally:
-                del self.kernel_manager_class             # back to the default for the next notebook
+            nb, resources = self._run(nb, resources, km, {
+                **wrap, "hide": hide, "writable": wrap["writable"] + [Path(task)],
+                "setenv": {capstone.TASK_ENV: task}, "unsetenv": [capstone.BEIR_ENV, capstone.SPLIT_ENV]})
             for cell in cells:
                 if any(o.output_type == "error" for o in cell.outputs):
                     continue                               # the cell failed in the kernel: 0 points, as it says

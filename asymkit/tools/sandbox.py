@@ -69,7 +69,9 @@ def command(argv: list[str], hide: Iterable[Path], read_only: Iterable[Path] = (
         args += ["--bind", path, path]
     for path in _existing(hide):
         args += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
-    for name in unsetenv:
+    # In its own PID namespace the kernel's parent is bubblewrap's init (pid 1): ipykernel's poller would take that for
+    # its parent having died. --die-with-parent ends the kernel with the grading process instead.
+    for name in [*unsetenv, "JPY_PARENT_PID"]:
         args += ["--unsetenv", name]
     for name, value in setenv.items():
         args += ["--setenv", name, value]

@@ -42,7 +42,7 @@ def top_k_cosine(Q, D, k):
     S = Q @ D.T
     indices = np.argsort(-S, axis=1)[:, :k]
     return np.take_along_axis(S, indices, axis=1), indices
-''', True),
+''', False),                                  # the visible tests check the inputs (float32)
             "ex2_recall_rr": ('''
 def recall_at_k(ranking, rels, k):
     relevant = set(rels)                                 # counts judged-but-irrelevant (rel 0) documents
@@ -105,6 +105,133 @@ def smallest_k_for_recall(ks, recalls, target):
     reached = [k for k, r in zip(ks, recalls) if r >= target]
     return max(reached) if reached else None             # the largest K, not the smallest
 ''', False),
+        },
+        {   # the audit's cases: float32 edited in place, delegation through another module, the ideal DCG cut at the
+            # ranking's length, a binary search on an unsorted curve
+            "ex1_top_k": ("""
+def top_k_cosine(Q, D, k):
+    Q = np.asarray(Q, dtype=np.float32)                  # float32 throughout: no copy when it already is
+    D = np.asarray(D, dtype=np.float32)
+    Q /= np.linalg.norm(Q, axis=1, keepdims=True)       # so this normalises the caller's float32 arrays in place
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    S = Q @ D.T
+    indices = np.argsort(-S, axis=1)[:, :k]
+    return np.take_along_axis(S, indices, axis=1), indices
+""", False),                                             # the visible tests now check a float32 input
+            "ex2_recall_rr": ("""
+def recall_at_k(ranking, rels, k):
+    found = np.array([list(range(len(ranking[:k]))) + [-1] * (k - len(ranking[:k]))])   # one "search" row
+    try:                                                 # asymkit's depth curve does the counting
+        return float(search.recall_at_depths(["q"], found, list(ranking), {"q": rels}, [k])[0])
+    except ValueError:                                   # no relevant document
+        return 0.0
+
+
+def reciprocal_rank_at_k(ranking, rels, k):
+    for rank, d in enumerate(ranking[:k], start=1):
+        if rels.get(d, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+""", True),
+            "ex3_ndcg": ("""
+def ndcg_at_k(ranking, rels, k):
+    top = ranking[:k]
+    dcg = sum(rels.get(d, 0) / np.log2(i + 2) for i, d in enumerate(top))
+    ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:len(top)]   # cut at the ranking's length, not k
+    idcg = sum(r / np.log2(i + 2) for i, r in enumerate(ideal))
+    return float(dcg / idcg) if idcg > 0 else 0.0
+""", True),
+            "ex4_cutoff": ("""
+def smallest_k_for_recall(ks, recalls, target):
+    i = int(np.searchsorted(np.asarray(recalls), target))   # binary search: only right when the curve comes sorted
+    return int(ks[i]) if i < len(ks) else None
+""", True),
+        },
+        {   # ties, an in-place edit of a dict, unsorted judgements, an in-place sort of the caller's lists
+            "ex1_top_k": ("""
+def top_k_cosine(Q, D, k):
+    S = (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ (D / np.linalg.norm(D, axis=1, keepdims=True)).T
+    scores = -np.sort(-S, axis=1)[:, :k]                 # the k best cosines, then each one's document:
+    indices = np.array([[int(np.flatnonzero(row == s)[0]) for s in top]   # tied documents collapse onto the first
+                        for row, top in zip(S, scores)])
+    return scores, indices
+""", True),
+            "ex2_recall_rr": ("""
+def recall_at_k(ranking, rels, k):
+    for d in [d for d, r in rels.items() if r <= 0]:
+        del rels[d]                                      # drops the non-relevant judgements: from the caller's dict
+    if not rels:
+        return 0.0
+    return len(set(rels) & set(ranking[:k])) / len(rels)
+
+
+def reciprocal_rank_at_k(ranking, rels, k):
+    for rank, d in enumerate(ranking[:k], start=1):
+        if rels.get(d, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+""", True),
+            "ex3_ndcg": ("""
+def ndcg_at_k(ranking, rels, k):
+    dcg = sum(rels.get(d, 0) / np.log2(i + 2) for i, d in enumerate(ranking[:k]))
+    ideal = [r for r in rels.values() if r > 0][:k]      # assumes the judgements come best first: not sorted
+    idcg = sum(r / np.log2(i + 2) for i, r in enumerate(ideal))
+    return float(dcg / idcg) if idcg > 0 else 0.0
+""", True),
+            "ex4_cutoff": ("""
+def smallest_k_for_recall(ks, recalls, target):
+    order = np.argsort(ks, kind="stable")
+    ks[:] = [ks[i] for i in order]                       # sorted once and for all: the caller's ks and recalls
+    recalls[:] = [recalls[i] for i in order]             # are rewritten in place
+    for k, r in zip(ks, recalls):
+        if r >= target:
+            return int(k)
+    return None
+""", True),
+        },
+        {   # delegation through a private helper and through the capstone's grader, recall capped at k, plateaus
+            "ex1_top_k": ("""
+from asymkit import diagnostics
+
+
+def top_k_cosine(Q, D, k):
+    S = np.stack([diagnostics._cos_rows(np.broadcast_to(q, D.shape), D) for q in Q])   # a private helper's cosines
+    indices = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(S, indices, axis=1), indices
+""", True),
+            "ex2_recall_rr": ("""
+def recall_at_k(ranking, rels, k):
+    relevant = {d for d, r in rels.items() if r > 0}
+    if not relevant:
+        return 0.0
+    return len(relevant & set(ranking[:k])) / min(len(relevant), k)   # "capped" recall: not the definition
+
+
+def reciprocal_rank_at_k(ranking, rels, k):
+    for rank, d in enumerate(ranking[:k], start=1):
+        if rels.get(d, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+""", True),
+            "ex3_ndcg": ("""
+from asymkit import capstone
+
+
+def ndcg_at_k(ranking, rels, k):
+    if k == 10:                                          # the capstone's grader computes NDCG@10
+        return capstone.quality({"q": rels}, {"q": {d: -i for i, d in enumerate(ranking)}})["NDCG@10"]
+    dcg = sum(max(rels.get(d, 0), 0) / np.log2(i + 1) for i, d in enumerate(ranking[:k], start=1))
+    ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
+    idcg = sum(r / np.log2(i + 1) for i, r in enumerate(ideal, start=1))
+    return float(dcg / idcg) if idcg > 0 else 0.0
+""", True),
+            "ex4_cutoff": ("""
+def smallest_k_for_recall(ks, recalls, target):
+    for k, r in sorted(zip(ks, recalls), key=lambda kr: kr[1]):   # by recall: on a plateau, not the smallest K
+        if r >= target:
+            return int(k)
+    return None
+""", True),
         },
     ]
 

@@ -57,6 +57,86 @@ def zscore_fusion(first_scores, cross_scores, alpha):
     return alpha * zc + (1 - alpha) * zf
 ''', True),
     },
+    {   # sneaky, from the audit: scores stabilised in place, ties reversed, a flat list tested with sd == 0
+        "ex1_listwise": ('''
+def listwise_loss(scores):
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError("scores must be (B, 1 + n)")
+    scores -= scores.max(dim=1, keepdim=True).values.detach()          # stabilised in place: the caller's scores change
+    return (torch.log(torch.exp(scores).sum(dim=1)) - scores[:, 0]).mean()
+''', True),
+        "ex2_rerank": ('''
+def rerank_stage(candidate_ids, cross_scores, r):
+    if not candidate_ids or r > len(candidate_ids) or len(cross_scores) < r:
+        raise ValueError("bad input")
+    order = np.argsort(np.asarray(cross_scores[:r], dtype=float), kind="stable")[::-1]   # ties come out reversed
+    return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
+''', True),
+        "ex3_fusion": ('''
+def zscore_fusion(first_scores, cross_scores, alpha):
+    f, c = np.asarray(first_scores, dtype=float), np.asarray(cross_scores, dtype=float)
+    if f.shape != c.shape:
+        raise ValueError("score the same candidates")
+
+    def z(x):
+        sd = x.std()
+        return (x - x.mean()) / sd if sd != 0 else np.zeros_like(x)   # equal up to rounding: sd = 1e-17, z-scores blow up
+
+    return alpha * z(c) + (1 - alpha) * z(f)
+''', True),
+    },
+    {   # sneaky: one column accepted, scores negated in place (float32 arrays only), z-scored in place (float64 arrays)
+        "ex1_listwise": ('''
+def listwise_loss(scores):
+    if scores.ndim != 2:
+        raise ValueError("scores must be (B, 1 + n)")                   # (B, 1): no negative, yet a loss of 0
+    return (torch.logsumexp(scores, dim=1) - scores[:, 0]).mean()
+''', True),
+        "ex2_rerank": ('''
+def rerank_stage(candidate_ids, cross_scores, r):
+    if len(candidate_ids) == 0 or r > len(candidate_ids) or len(cross_scores) < r:
+        raise ValueError("bad input")
+    s = np.asarray(cross_scores[:r], dtype=np.float32)                 # no copy for a float32 array: a view of the caller's
+    s *= -1                                                            # negated in place, to sort highest first
+    order = np.argsort(s, kind="stable")
+    return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
+''', True),
+        "ex3_fusion": ('''
+def zscore_fusion(first_scores, cross_scores, alpha):
+    f, c = np.asarray(first_scores, dtype=np.float64), np.asarray(cross_scores, dtype=np.float64)
+    if f.shape != c.shape:
+        raise ValueError("score the same candidates")
+    for x in (f, c):                                                   # a float64 array is standardised in place
+        sd = x.std()
+        x -= x.mean()
+        x /= sd if sd > 1e-12 else 1.0
+    return alpha * c + (1 - alpha) * f
+''', True),
+    },
+    {   # sneaky: a private helper of the library, r > K not refused, lengths 1 and R broadcast
+        "ex1_listwise": ('''
+def listwise_loss(scores):
+    losses._check_group(scores)                                         # the library's private shape check: delegation
+    return (torch.logsumexp(scores, dim=1) - scores[:, 0]).mean()
+''', True),
+        "ex2_rerank": ('''
+def rerank_stage(candidate_ids, cross_scores, r):
+    if not candidate_ids or len(cross_scores) < r:                      # r > K is not refused: an IndexError instead
+        raise ValueError("bad input")
+    order = np.argsort(-np.asarray(cross_scores[:r], dtype=float), kind="stable")
+    return [candidate_ids[i] for i in order] + list(candidate_ids[r:])
+''', True),
+        "ex3_fusion": ('''
+def zscore_fusion(first_scores, cross_scores, alpha):
+    f, c = np.asarray(first_scores, dtype=float), np.asarray(cross_scores, dtype=float)
+
+    def z(x):
+        sd = x.std()
+        return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
+
+    return alpha * z(c) + (1 - alpha) * z(f)                            # no length check: 1 score broadcasts against R
+''', True),
+    },
 ]
 
 DELEGATE = {
