@@ -304,6 +304,7 @@ def test_the_kernel_records_and_the_grader_scores(tmp_path, monkeypatch):
     task = json.loads((tmp_path / capstone.TASK_FILE).read_text())
     assert set(task) == {"corpus", "queries", "source"} and "qrels" not in json.dumps(task)
     monkeypatch.setattr(capstone, "FUSED", BASELINES["fused rerank"])
+    monkeypatch.setattr(capstone, "FUSED_QUALITY", BASELINES["fused rerank"])
     monkeypatch.setattr(capstone, "BASELINES", BASELINES)
     report = capstone._record_task(at_rank(1), tmp_path)
     assert report.total == 0                                   # nothing is scored in the kernel
