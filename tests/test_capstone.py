@@ -359,3 +359,12 @@ def test_the_sandbox_hides_the_heldout_folders_and_protects_the_code(tmp_path):
     assert got["read"] == "FileNotFoundError" and got["write code"] in ("OSError", "PermissionError"), got
     assert got["unmount"] != "done" and got["raw disk"] != "done", got
     assert (secret / "qrels.tsv").exists() and not (code / "planted.py").exists()
+
+
+def test_the_sandboxed_kernel_manager_is_asynchronous_as_nbclient_expects():
+    """With a blocking manager nbclient only notices a kernel that died (os._exit in an answer) after the whole cell
+    timeout (900 s here): it polls the kernel on the event loop the blocking client holds."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from asymkit.tools import sandbox
+    assert issubclass(sandbox.kernel_manager(hide=[]), AsyncKernelManager)

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 LESSON = "01_bi_encoder"
 COURSE_ID = "asymkit"
 MAX_SCORE = 11.0                                            # lesson 01: 4 exercises, 3 + 3 + 3 + 2 points
-SNEAKY_TOP_K = WRONG[LESSON][1]["ex1_top_k"][0]              # passes the visible tests; changes the caller's arrays
-HIDDEN_MESSAGE = "top_k_cosine changed the caller's arrays"   # what exercise 1's hidden test tells bob
+SNEAKY_TOP_K = WRONG[LESSON][1]["ex1_top_k"][0]              # changes the caller's arrays (in place)
+HIDDEN_MESSAGE = "top_k_cosine changed the caller's"          # what exercise 1's test tells bob (float32 inputs now)
 DIES = "import os\nos._exit(1)                               # the kernel goes with it\n"
 
 

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,12 @@ def code_folders() -> list[Path]:
     return [Path(sys.prefix), Path(sys.base_prefix), Path(asymkit.__file__).parent]
 
 
-def kernel_manager(**wrap) -> type[KernelManager]:
-    """A ``KernelManager`` class whose kernels start through :func:`command` with these arguments."""
+def kernel_manager(**wrap) -> type[AsyncKernelManager]:
+    """A kernel manager class whose kernels start through :func:`command` with these arguments. Asynchronous, as
+    nbclient's own default is: with a blocking one, nbclient would wait out its whole cell timeout before it noticed a
+    kernel that died (it polls the kernel between messages on the same event loop)."""
 
-    class SandboxedKernelManager(KernelManager):
+    class SandboxedKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return command(super().format_kernel_cmd(extra_arguments), **wrap)
 
