@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import data, settings
+from . import data, grading, settings
 
 POINTS = {"valid": 2, "beats MiniLM": 2, "beats twin towers": 2, "beats fused rerank": 2, "latency": 2}
 MARGIN = 0.005                 # NDCG@10 a system must gain over a baseline to beat it
@@ -280,8 +280,7 @@ class _Guard:
 
 _GUARD = _Guard()
 
-PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-                  "pty.spawn")
+PROCESS_EVENTS = grading.PROCESS_EVENTS
 
 
 def _words(arg: Any) -> str:
@@ -503,7 +502,6 @@ class _Captured:
 def _student_context(captured: _Captured):
     """Where a submission runs: output captured, the baselines switched off, cross-encoder scores computed live."""
     from . import score_cache
-    from . import grading
 
     stack = contextlib.ExitStack()
     stack.enter_context(captured.active())

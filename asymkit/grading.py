@@ -274,14 +274,15 @@ class _NoImports(importlib.abc.MetaPathFinder):
         return None
 
 
-_PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
+# The audit events by which Python starts a process (the capstone's guard watches the same ones).
+PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
                    "pty.spawn", "os.fork", "os.forkpty")
 
 
 def _audit(event: str, args: tuple) -> None:
     if not _STATE.active or _STATE.busy:
         return
-    if event in _PROCESS_EVENTS:
+    if event in PROCESS_EVENTS:
         _fail(f"help through a new process ({event}), which is not your function's own work")
     elif event in ("sys.setprofile", "sys.settrace"):
         if sys._getframe(1).f_code.co_filename == threading.__file__:
