@@ -217,49 +217,58 @@ def frontier(rows: Sequence[Mapping], measure: str = "NDCG@10") -> list[Mapping]
 
 def time_stages(index, Q: np.ndarray, query_texts: Sequence[str], cands: Sequence[Sequence[str]],
                 doc_text: Mapping[str, str], model, ks: Sequence[int], rs: Sequence[int],
-                n_queries: int = 10, encoder=None) -> tuple[float, dict[int, float], dict[int, float]]:
-    """Milliseconds per query of each stage, one query at a time as a server sees them:
-    ``(encode_ms, {K: ann_ms}, {R: cross_ms})``. The cross-encoder is timed on the model itself
-    (never a score cache) on the first ``n_queries`` queries' top-R candidates, batched by token length
-    as :meth:`asymkit.cross.CrossEncoderModel.score` does.
+                n_queries: int = 50, encoder=None, warmup: int = 3,
+                progress: bool = False) -> tuple[float, dict[int, float], dict[int, float]]:
+    """Milliseconds per query of each stage, as a server sees them: ``(encode_ms, {K: ann_ms}, {R: cross_ms})``,
+    each the **median** over the first ``n_queries`` queries of one single-query call timed alone.
 
-    Each stage is called once, untimed, before it is timed: a first call pays one-time costs (memory
-    allocation, thread start-up, lazy initialisation) that a running server has long paid.
+    Query encoding (``encoder``, an :class:`asymkit.encoders.BiEncoder` whose network is called directly: its
+    cache would time a disk read), FAISS search at each K and the cross-encoder at each R (the model itself,
+    never a score cache, on that query's top-R candidates, batched by token length as
+    :meth:`asymkit.cross.CrossEncoderModel.score` does) are timed query by query, interleaved, so a slow
+    moment of the machine lands on every setting alike rather than on whichever was timed then. Each stage
+    first makes ``warmup`` untimed calls: a first call pays one-time costs (memory allocation, thread start-up,
+    lazy initialisation) that a running server has long paid. A median is what a typical query waits; a mean
+    over ten queries moved with every background hiccup (R = 20 timed faster than R = 10 under load).
     """
     n = min(n_queries, len(Q), len(query_texts), len(cands))
     if n < 1:
         raise ValueError("time_stages needs at least one query: pass n_queries >= 1 and non-empty Q, "
                          "query_texts and cands")
-    encode_ms = 0.0
-    if encoder is not None:
-        encoder_model = encoder.model
-        encoder_model.encode([query_texts[0]], convert_to_numpy=True, show_progress_bar=False)     # warm-up
-        start = time.perf_counter()
-        for t in query_texts[:n]:
-            encoder_model.encode([t], convert_to_numpy=True, show_progress_bar=False)
-        encode_ms = (time.perf_counter() - start) / n * 1000
-    ann = {}
-    if len(ks):
-        index.search(Q[:1], max(ks))                                                               # warm-up
-    for k in ks:
-        start = time.perf_counter()
-        for i in range(n):
-            index.search(Q[i:i + 1], k)
-        ann[k] = (time.perf_counter() - start) / n * 1000
-    cross = {}
-    warm_docs = [doc_text[d] for d in cands[0][:max(rs, default=0)]]
-    if warm_docs:
-        model.score([query_texts[0]] * len(warm_docs), warm_docs)                                 # warm-up
-    for r in rs:
-        if r == 0:
-            cross[r] = 0.0
-            continue
-        start = time.perf_counter()
-        for i in range(n):
-            docs = [doc_text[d] for d in cands[i][:r]]
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0 untimed calls, got {warmup}")
+    rs_timed = [r for r in rs if r > 0]
+    encoder_model = encoder.model if encoder is not None else None
+    for i in range(min(warmup, n) if warmup else 0):                       # untimed: one-time costs
+        if encoder_model is not None:
+            encoder_model.encode([query_texts[i]], convert_to_numpy=True, show_progress_bar=False)
+        if len(ks):
+            index.search(Q[i:i + 1], max(ks))
+        if rs_timed:
+            docs = [doc_text[d] for d in cands[i][:max(rs_timed)]]
             model.score([query_texts[i]] * len(docs), docs)
-        cross[r] = (time.perf_counter() - start) / n * 1000
-    return encode_ms, ann, cross
+    enc_t: list[float] = []
+    ann_t: dict[int, list[float]] = {k: [] for k in ks}
+    cross_t: dict[int, list[float]] = {r: [] for r in rs_timed}
+    from tqdm.auto import tqdm
+
+    for i in tqdm(range(n), desc="timing one query at a time", unit="query", disable=not progress, leave=False):
+        if encoder_model is not None:
+            start = time.perf_counter()
+            encoder_model.encode([query_texts[i]], convert_to_numpy=True, show_progress_bar=False)
+            enc_t.append(time.perf_counter() - start)
+        for k in ks:
+            start = time.perf_counter()
+            index.search(Q[i:i + 1], k)
+            ann_t[k].append(time.perf_counter() - start)
+        for r in rs_timed:
+            docs = [doc_text[d] for d in cands[i][:r]]
+            start = time.perf_counter()
+            model.score([query_texts[i]] * len(docs), docs)
+            cross_t[r].append(time.perf_counter() - start)
+    median_ms = lambda xs: float(np.median(xs)) * 1000 if xs else 0.0
+    cross = {r: (median_ms(cross_t[r]) if r > 0 else 0.0) for r in rs}
+    return median_ms(enc_t), {k: median_ms(v) for k, v in ann_t.items()}, cross
 
 
 def indexing_ms_per_doc(encoder, texts: Sequence[str], n: int = 32, batch_size: int = 16, tower_fn=None,

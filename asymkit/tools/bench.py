@@ -229,7 +229,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     best_first = max(v["test"] for v in ndcg.values())
     rows = [(f"first stage {n}", f"test NDCG@10 {v['test']:.4f} (dev {v['dev']:.4f})") for n, v in ndcg.items()]
     recipe = cross_recipe.course_recipe(fast)
-    ce, log = cross_recipe.trained_cross_encoder(ds, progress=False, **recipe)
+    ce, log = cross_recipe.course_cross_encoder(progress=False, encoder=enc)
     rows.append(("cross-encoder", f"{recipe['config'].steps} steps, {log[-1]['seconds']:.0f} s of training when trained, "
                                   f"loss {np.mean([r['loss'] for r in log[:30]]):.3f} -> {np.mean([r['loss'] for r in log[-30:]]):.3f}"))
     sc = score_cache.ScoreCache(ce)
@@ -242,7 +242,7 @@ def lesson04_headlines(fast: bool) -> list[tuple[str, str]]:
     alpha, _ = pipeline.tune_alpha(dids, dcands[:n_dev], dfirst[:n_dev], dcrs, dev.qrels, r_max)
     ks, rs = [5, 10, 20, 50], [0, 5, 10, 20]
     dtexts = [qtext[q] for q in dids]
-    enc_ms, ann_ms, cross_ms = pipeline.time_stages(dev_ann, dev_Q, dtexts, dcands, dtext, ce, ks, rs, n_queries=10,
+    enc_ms, ann_ms, cross_ms = pipeline.time_stages(dev_ann, dev_Q, dtexts, dcands, dtext, ce, ks, rs, n_queries=50,
                                                     encoder=enc)                       # timed on dev, as the lesson does
     grid = {a: pipeline.sweep(test.query_ids, texts, cands, crs, test.qrels, ks, rs, ann_ms, cross_ms, enc_ms,
                               first_scores=first if a is not None else None, alpha=a or 1.0) for a in (None, alpha)}
@@ -413,7 +413,7 @@ def distillation_sweep(fast: bool) -> list[tuple[str, str]]:
     from asymkit import cross_recipe, distillation, score_cache, settings, towers
 
     ds, _, pairs, dev, test, hard, cfg = _tower_setup(fast)
-    ce, _ = cross_recipe.trained_cross_encoder(ds, progress=False, **cross_recipe.course_recipe(fast))
+    ce, _ = cross_recipe.course_cross_encoder(progress=False)
     sc = score_cache.ScoreCache(ce)
     without = _seed_runs(pairs, hard, cfg, dev, test, None, 0.0)        # no teacher, seeds 0-7 (0 = settings.SEED)
     base, spread = without[0]["test"], [without[s]["test"] for s in (1, 2)]
