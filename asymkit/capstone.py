@@ -357,7 +357,8 @@ def course_models(progress: bool = False) -> CourseModels:
     train.train_towers(twin, pairs.queries, pairs.docs, cfg, dev=dev, doc_bank=pairs.docs, hard_negative_ids=hard,
                        progress=False)
     twin.cpu().eval()
-    ce, _ = cross_recipe.trained_cross_encoder(ds, progress=progress, **cross_recipe.course_recipe())
+    with _GUARD.grader():
+        ce, _ = cross_recipe.course_cross_encoder(progress=progress, encoder=enc)
     r = baseline_r()
     _, _, cands, first = pipeline.first_stage(twin, dev, r)
     ids = dev.query_ids[:N_DEV_TUNE]

@@ -12,7 +12,8 @@ import numpy as np
 from .pipeline import fuse
 
 
-def teacher_scores(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, scale: float = 4.0) -> np.ndarray:
+def teacher_scores(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, scale: float = 4.0,
+                   progress: bool = False) -> np.ndarray:
     """Distillation targets from the reranker : an ``(N, 1 + n)`` table, row ``i`` the scores of
     training pair ``i``'s positive (column 0) and its ``n`` hard negatives, for the ``taught`` rows; NaN in every
     other row (:func:`asymkit.train.train_towers` skips the distillation term there).
@@ -25,6 +26,7 @@ def teacher_scores(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, 
         first: ``None`` for the cross-encoder's logits; or an ``(N, 1 + n)`` table of first-stage scores of the same
             candidates, for the fused reranker's scores: :func:`fuse` with ``alpha``, times ``scale`` (z-scores spread
             like logits).
+        progress: show a progress bar while pairs are scored (those not in a score cache take the time).
     """
     hard = np.asarray(hard)
     taught = np.asarray(taught, dtype=np.int64).reshape(-1)
@@ -42,7 +44,9 @@ def teacher_scores(scorer, pairs, hard, taught, first=None, alpha: float = 0.5, 
     if not taught.size:
         return table
     t = np.asarray(scorer.score([pairs.query_texts[i] for i in taught for _ in range(m)],
-                                [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])]), dtype=np.float32)
+                                [pairs.doc_texts[j] for i in taught for j in (i, *hard[i])],
+                                **({"progress": True} if progress else {})),     # any scorer; a bar where it has one
+                   dtype=np.float32)
     t = t.reshape(-1, m)
     if first is not None:
         t = np.stack([fuse(f, c, alpha) for f, c in zip(np.asarray(first)[taught], t)]) * scale
