@@ -231,13 +231,16 @@ def test_frontier_keeps_the_smallest_k_among_equal_quality_and_r():
 class _SlowFirstCall:
     """Stands in for an encoder, a FAISS index and a cross-encoder on a fake clock ``now`` (a one-item list of
     seconds): the first call costs ``first_s`` (one-time set-up), each later call 1 ms per item (k, pairs or
-    texts); records the shapes it was called with."""
+    texts), plus ``hiccup_s`` for the calls made while ``hiccup[0]`` is set (the machine busy elsewhere); records
+    the sizes it was called with."""
 
-    def __init__(self, now, first_s=0.4):
+    def __init__(self, now, first_s=0.4, hiccup=None, hiccup_s=1.0):
         self.now, self.first_s, self.calls = now, first_s, []
+        self.hiccup, self.hiccup_s = hiccup or [False], hiccup_s
 
     def _call(self, size):
         self.now[0] += self.first_s if not self.calls else size / 1000
+        self.now[0] += self.hiccup_s if self.hiccup[0] else 0.0
         self.calls.append(size)
 
     def search(self, q, k):
@@ -255,23 +258,59 @@ class _SlowFirstCall:
         return self
 
 
-def test_time_stages_warms_each_stage_up_before_timing_it(monkeypatch):
-    Q = np.zeros((3, 4), dtype=np.float32)
-    cands = [[f"d{j}" for j in range(6)] for _ in range(3)]
+def test_time_stages_warms_up_then_takes_the_median_of_single_query_calls(monkeypatch):
+    n_q = 5
+    Q = np.zeros((n_q, 4), dtype=np.float32)
+    cands = [[f"d{j}" for j in range(6)] for _ in range(n_q)]
     doc_text = {f"d{j}": f"doc {j}" for j in range(6)}
-    now = [0.0]
+    texts = [f"q{i}" for i in range(n_q)]
+    now, hiccup = [0.0], [False]
     monkeypatch.setattr(pipeline.time, "perf_counter", lambda: now[0])
-    index, model, encoder = _SlowFirstCall(now), _SlowFirstCall(now), _SlowFirstCall(now)
-    encode_ms, ann_ms, cross_ms = pipeline.time_stages(index, Q, ["q0", "q1", "q2"], cands, doc_text, model,
-                                                       ks=[2, 6], rs=[0, 3, 5], n_queries=2, encoder=encoder)
-    # ms per query = 1 ms per item: the 0.4 s first call is charged to no stage (it would add 200 ms a query)
+    index, model, encoder = (_SlowFirstCall(now, hiccup=hiccup) for _ in range(3))
+    real_search = index.search
+
+    def search(q, k):                       # the machine is busy while the 4th query is timed: every stage of it
+        hiccup[0] = len(index.calls) >= 1 + 2 * 3
+        real_search(q, k)
+    index.search = search
+    encode_ms, ann_ms, cross_ms = pipeline.time_stages(index, Q, texts, cands, doc_text, model, ks=[2, 6],
+                                                       rs=[0, 3, 5], n_queries=4, encoder=encoder, warmup=1)
+    # ms per query = 1 ms per item: the 0.4 s first call is charged to no stage, and the one slow query (an extra
+    # second on each stage it touched) does not move a median of 4
     assert encode_ms == pytest.approx(1.0)
     assert ann_ms == pytest.approx({2: 2.0, 6: 6.0}) and cross_ms == pytest.approx({0: 0.0, 3: 3.0, 5: 5.0})
-    assert index.calls == [6, 2, 2, 6, 6] and model.calls == [5, 3, 3, 5, 5] and encoder.calls == [1, 1, 1]
+    # one warm-up call per stage at its largest size, then one call per query, setting and stage: none batched
+    assert index.calls == [6] + [2, 6] * 4 and model.calls == [5] + [3, 5] * 4 and encoder.calls == [1] * 5
+    assert all(size == 1 for size in encoder.calls), "each query encoded alone"
     with pytest.raises(ValueError, match="at least one query"):
         pipeline.time_stages(index, Q, [], [], doc_text, model, ks=[2], rs=[3], n_queries=2)
     with pytest.raises(ValueError, match="at least one query"):
         pipeline.time_stages(index, Q, ["q0"], cands, doc_text, model, ks=[2], rs=[3], n_queries=0)
+    with pytest.raises(ValueError, match="warmup"):
+        pipeline.time_stages(index, Q, texts, cands, doc_text, model, ks=[2], rs=[3], warmup=-1)
+
+
+def test_time_stages_mean_would_be_fooled_but_the_median_is_not(monkeypatch):
+    """Under load a mean over few queries ranked R=20 below R=10; with one query in three slow, the median still
+    orders R by cost."""
+    n_q = 9
+    Q = np.zeros((n_q, 4), dtype=np.float32)
+    cands = [[f"d{j}" for j in range(20)] for _ in range(n_q)]
+    doc_text = {f"d{j}": f"doc {j}" for j in range(20)}
+    now, hiccup = [0.0], [False]
+    monkeypatch.setattr(pipeline.time, "perf_counter", lambda: now[0])
+    index, model = _SlowFirstCall(now, hiccup=hiccup), _SlowFirstCall(now, hiccup=hiccup, hiccup_s=0.2)
+    real_score = model.score
+
+    def score(queries, docs):               # every third R=10 call lands on a busy moment
+        hiccup[0] = len(docs) == 10 and (len(model.calls) // 2) % 3 == 0
+        real_score(queries, docs)
+        hiccup[0] = False
+    model.score = score
+    _, _, cross_ms = pipeline.time_stages(index, Q, [f"q{i}" for i in range(n_q)], cands, doc_text, model,
+                                          ks=[20], rs=[10, 20], n_queries=n_q, warmup=1)
+    assert cross_ms[10] == pytest.approx(10.0) and cross_ms[20] == pytest.approx(20.0)
+    assert cross_ms[10] < cross_ms[20]
 
 
 def test_fuse_interpolates_z_scores_and_tune_alpha_finds_the_useful_mix():
@@ -589,6 +628,8 @@ def test_compare_losses_ranks_a_perfect_reranker_above_a_backwards_one():
     assert by["wrong"]["test NDCG@10"] < by["right"]["test NDCG@10"] and by["wrong"]["test MRR@10"] < 1.0
     assert by["right"]["alpha"] == 1.0 and by["right"]["fused test NDCG@10"] == pytest.approx(1.0)
     assert by["wrong"]["alpha"] < 1.0                      # on dev the first stage beats a backwards reranker
+    assert by["right"]["dev by alpha"][1.0] == max(by["right"]["dev by alpha"].values())   # the curve alpha was chosen on
+    assert by["wrong"]["dev by alpha"][by["wrong"]["alpha"]] == max(by["wrong"]["dev by alpha"].values())
     assert by["right"]["train_s"] == 3.5 and by["right"]["final_loss"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least r=5 candidates"):
         cross_recipe.compare_losses(models, doc_text, dev, test, r=5, scorer=_DictScorer)
@@ -596,3 +637,49 @@ def test_compare_losses_ranks_a_perfect_reranker_above_a_backwards_one():
         cross_recipe.compare_losses(models, doc_text, dev, {"query_ids": ["c"]}, r=4, scorer=_DictScorer)
     with pytest.raises(ValueError, match="no models"):
         cross_recipe.compare_losses({}, doc_text, dev, test, r=4, scorer=_DictScorer)
+
+
+@pytest.mark.slow
+def test_fast_mode_cross_encoder_has_learned_and_a_reversed_rerank_is_clearly_worse(monkeypatch):
+    """Fast mode's course cross-encoder (cached by lesson 04's run, else trained here) on the fast quarter's
+    held-out queries, over MiniLM's top 20: right well above a guess, a reranker sorted the wrong way clearly
+    below the right one, and fused with the first stage at an alpha chosen on dev no worse than it on dev."""
+    monkeypatch.setenv("ASYMKIT_FAST", "1")
+    from asymkit import corpora, data, encoders, metrics, score_cache, towers
+
+    ds = data.load_stdlib()
+    enc = encoders.BiEncoder()
+    dev, test = corpora.retrieval_task(ds, "dev", enc), corpora.retrieval_task(ds, "test", enc)
+    query_text = corpora.all_queries(ds)
+    doc_text = {d: data.doc_text(v) for d, v in ds.corpus.items()}
+    ce, _ = cross_recipe.trained_cross_encoder(ds, progress=False, **cross_recipe.course_recipe())
+    cache, r = score_cache.ScoreCache(ce), 20
+    minilm = towers.TowerModel(384)
+
+    def scored(task, n):
+        _, _, cands, first = pipeline.first_stage(minilm, task, 50)
+        ids = task.query_ids[:n]
+        return ids, cands[:n], first[:n], pipeline.score_candidates(cache, [query_text[q] for q in ids], cands[:n],
+                                                                    doc_text, r)
+
+    def ndcg(ids, ranked, qrels):
+        return metrics.evaluate({q: qrels[q] for q in ids}, pipeline.as_run(dict(zip(ids, ranked))), ["NDCG@10"])["NDCG@10"]
+
+    ids, cands, first, cross = scored(test, len(test.query_ids))
+    right = ndcg(ids, [pipeline.rerank(c, s, r) for c, s in zip(cands, cross)], test.qrels)
+    wrong = ndcg(ids, [pipeline.rerank(c, -np.asarray(s), r) for c, s in zip(cands, cross)], test.qrels)
+    base = ndcg(ids, cands, test.qrels)
+    assert right - wrong > 0.15, f"a reversed rerank must be clearly worse: right {right:.4f}, reversed {wrong:.4f}"
+    assert right > 0.7 * base, f"the cross-encoder alone must be within reach of the first stage: {right:.4f} vs {base:.4f}"
+    dev_ids, dev_cands, dev_first, dev_cross = scored(dev, 100)
+    right_first = []                        # lesson 04's held-out groups: a relevant candidate and 3 non-relevant ones
+    for q, c, s in zip(dev_ids, dev_cands, dev_cross):
+        judged = [dev.qrels[q].get(d, 0) > 0 for d in c[:r]]
+        pos, neg = [i for i, j in enumerate(judged) if j], [i for i, j in enumerate(judged) if not j][:3]
+        if pos and len(neg) == 3:
+            right_first.append(np.argmax([s[pos[0]], *(s[i] for i in neg)]) == 0)
+    assert len(right_first) >= 30 and np.mean(right_first) > 0.45, \
+        f"well above a guess (25%) on held-out groups: {np.mean(right_first):.0%} of {len(right_first)}"
+    alpha, by_alpha = pipeline.tune_alpha(dev_ids, dev_cands, dev_first, dev_cross, dev.qrels, r)
+    assert by_alpha[alpha] >= by_alpha[0.0], "fused at the dev-chosen alpha is no worse than the first stage on dev"
+    assert alpha > 0.0, f"the fused rerank must use the cross-encoder on dev: alpha {alpha}, curve {by_alpha}"
