@@ -194,7 +194,7 @@ class AnnIndex:
 
 def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine", *, nlist: int | None = None,
                 nprobe: int = 8, M: int = 32, ef_construction: int = 64, ef_search: int = 64, pq_m: int = 48,
-                pq_bits: int = 8, seed: int = 0) -> AnnIndex:
+                pq_bits: int = 8, seed: int = 0, progress: bool = False) -> AnnIndex:
     """Build, train and fill an index over ``vectors`` ``(n, d)``.
 
     Args:
@@ -207,6 +207,7 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
         seed: for k-means, so the same call gives the same index.
 
     The returned index's ``build_s`` holds the seconds spent training (``"train"``) and adding (``"add"``).
+    ``progress`` shows a two-step bar (training, then adding) for builds that take a while (IVF-PQ's codebooks).
     """
     faiss = _faiss()
     if kind not in KINDS:
@@ -250,13 +251,19 @@ def build_index(vectors: np.ndarray, kind: str = "flat", metric: str = "cosine",
             index.pq.cp.seed = seed
         params.update(nlist=nlist)
     out = AnnIndex(index, kind, metric, params)
-    start = time.perf_counter()
-    if not index.is_trained:
-        index.train(out.prepare(X, "vectors"))            # k-means for IVF kinds (and PQ codebooks)
-    out.build_s["train"] = time.perf_counter() - start
-    start = time.perf_counter()
-    out.add(X)                                          # cell assignment (IVF), graph construction (HNSW)
-    out.build_s["add"] = time.perf_counter() - start
+    from tqdm.auto import tqdm
+
+    with tqdm(total=2, desc=f"building {kind}: training", unit="step", disable=not progress) as bar:
+        start = time.perf_counter()
+        if not index.is_trained:
+            index.train(out.prepare(X, "vectors"))        # k-means for IVF kinds (and PQ codebooks)
+        out.build_s["train"] = time.perf_counter() - start
+        bar.set_description(f"building {kind}: adding {len(X):,} vectors")
+        bar.update()
+        start = time.perf_counter()
+        out.add(X)                                      # cell assignment (IVF), graph construction (HNSW)
+        out.build_s["add"] = time.perf_counter() - start
+        bar.update()
     if kind in ("ivf", "ivfpq"):
         out.set_search_params(nprobe=min(nprobe, index.nlist))
     if kind == "hnsw":
@@ -352,24 +359,61 @@ def rescore(queries: np.ndarray, docs: np.ndarray, candidate_ids: np.ndarray, k:
     return scores, ids
 
 
-def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at_a_time: bool = True,
-                       repeat: int = 3, threads: int | None = 1) -> float:
-    """Measured throughput. ``one_at_a_time`` issues queries singly (online serving, latency-bound);
-    otherwise all at once as a batch. Best of ``repeat`` runs; FAISS uses ``threads`` threads."""
+MIN_TIMED_QUERIES = 50      # a median latency needs at least this many single-query calls to be worth choosing with
+
+
+def median_seconds(call, n: int, warmup: int = 10, repeat: int = 1, threads: int | None = 1) -> float:
+    """The median wall time of ``call(i)``, one call per query ``i`` in ``range(n)``, each timed on its own.
+
+    ``warmup`` untimed calls come first (caches, lazy set-up, CPU frequency); then every query is called
+    ``repeat`` times and the median over all ``n * repeat`` timed calls is returned, in seconds. The median,
+    unlike a mean or a total, is not moved by the few calls another process interrupted. FAISS runs on
+    ``threads`` threads meanwhile (restored after); ``None`` leaves them as they are.
+
+    >>> ms = 1000 * median_seconds(lambda i: index.search(Q[i:i + 1], 10), len(Q))
+    """
+    if n < 1:
+        raise ValueError(f"n is {n}: time at least one query (at least {MIN_TIMED_QUERIES} to choose with)")
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"repeat must be >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
     faiss = _faiss()
     before = faiss.omp_get_max_threads()
     if threads:
         faiss.omp_set_num_threads(threads)
     try:
-        Q = index.prepare(queries, "queries")
+        for i in range(warmup):
+            call(i % n)
+        times = []
+        for _ in range(repeat):
+            for i in range(n):
+                start = time.perf_counter()
+                call(i)
+                times.append(time.perf_counter() - start)
+        return float(np.median(times))
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def queries_per_second(index: AnnIndex, queries: np.ndarray, k: int = 10, one_at_a_time: bool = True,
+                       repeat: int = 3, threads: int | None = 1, warmup: int = 10) -> float:
+    """Measured throughput, as queries per second.
+
+    ``one_at_a_time`` (online serving): ``1 / median latency`` of single-query searches, after ``warmup``
+    untimed ones, each query timed ``repeat`` times (:func:`median_seconds`; time at least
+    ``MIN_TIMED_QUERIES`` queries for a figure to choose with). Otherwise all queries as one batch: queries over
+    the best of ``repeat`` batch runs. FAISS uses ``threads`` threads."""
+    Q = index.prepare(queries, "queries")
+    if one_at_a_time:
+        return 1.0 / median_seconds(lambda i: index.index.search(Q[i:i + 1], k), len(Q), warmup, repeat, threads)
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    try:
         best = math.inf
         for _ in range(repeat):
             start = time.perf_counter()
-            if one_at_a_time:
-                for i in range(len(Q)):
-                    index.index.search(Q[i:i + 1], k)
-            else:
-                index.index.search(Q, k)
+            index.index.search(Q, k)
             best = min(best, time.perf_counter() - start)
         return len(Q) / best
     finally:
@@ -448,7 +492,7 @@ def smallest_setting(idx: AnnIndex, values: Sequence[int], queries: np.ndarray, 
 def build_sweep(vectors: np.ndarray, kind: str, param: str, values: Sequence[int], tune, test, *,
                 knob_values: Sequence[int] | None = None, target: float = 0.95, k: int = 10, metric: str = "cosine",
                 timing_queries: int = 300, repeat: int = 3, keep: int | None = None, recall=None,
-                **fixed) -> list[dict]:
+                progress: bool = True, **fixed) -> list[dict]:
     """One index per value of a build setting, each compared at matched recall.
 
     For each value of ``param`` (``"nlist"`` for IVF, ``"M"`` or ``"ef_construction"`` for HNSW; the other
@@ -456,7 +500,8 @@ def build_sweep(vectors: np.ndarray, kind: str, param: str, values: Sequence[int
     training and adding; choose on the tuning queries the smallest search setting (``nprobe`` / ``ef_search``,
     among ``knob_values``) whose recall@k against exact search reaches ``target`` (:func:`smallest_setting`);
     then, at that setting, measure recall@k against exact search and online queries/s (one query at a time,
-    one thread, the first ``timing_queries``) on the test queries.
+    one thread, the first ``timing_queries``: :func:`queries_per_second`) on the test queries. ``progress`` shows
+    a bar, one step per build.
 
     Args:
         tune, test: pairs ``(queries (n_q, d), exact_ids (n_q, >= k))``: each query's exact top-k over ``vectors``.
@@ -481,8 +526,10 @@ def build_sweep(vectors: np.ndarray, kind: str, param: str, values: Sequence[int
     if max(int(E_tune.max()), int(E_test.max())) >= len(X):
         raise ValueError(f"exact ids go up to {max(int(E_tune.max()), int(E_test.max()))} but there are {len(X)} "
                          "vectors: compute the exact ids over the same vectors")
+    from tqdm.auto import tqdm
+
     rows = []
-    for value in values:
+    for value in tqdm(values, desc=f"building {kind} for each {param}", unit="index", disable=not progress):
         idx = build_index(X, kind, metric, **{param: int(value)}, **fixed)
         knob = SEARCH_KNOB[kind]
         if knob_values is not None:

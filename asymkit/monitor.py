@@ -76,7 +76,7 @@ def isotropy_regulariser(norm_weight: float = 0.0, uniformity_weight: float = 0.
 
 
 def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: np.ndarray, config, dev,
-                     grid: Mapping[str, Sequence[float]], cache: bool = True) -> list[dict]:
+                     grid: Mapping[str, Sequence[float]], cache: bool = True, progress: bool = True) -> list[dict]:
     """Train a fresh ``model_fn()`` with ``config`` plus :func:`isotropy_regulariser` for every setting of
     ``grid`` (``{"norm": [weights], "uniformity": [weights]}``) and measure it on ``dev`` (a RetrievalTask)
     after the last epoch, with the similarity ``config`` trains with: the weight is chosen on dev.
@@ -85,7 +85,8 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
     "alignment", "uniformity"}`` (the last three from the monitor's training sample, last epoch).
     Runs with the library's monitor statistics; with ``cache`` each row is stored under the cache dir, keyed by
     the recipe (config, kind, weight, the model's initial weights) and the data, and read back next time (a
-    grid that gains a weight trains only that one).
+    grid that gains a weight trains only that one). ``progress`` shows a bar, one step per setting, when at least
+    one of them is not cached and must train.
     """
     if not grid or set(grid) - {"norm", "uniformity"}:
         raise ValueError(f"grid maps 'norm' and/or 'uniformity' to lists of weights, got keys {sorted(grid)}")
@@ -93,9 +94,14 @@ def regulariser_grid(model_fn: Callable, train_queries: np.ndarray, train_docs: 
     if not settings_ or any(w < 0 for _, w in settings_):
         raise ValueError(f"grid needs at least one weight, each >= 0, got {dict(grid)!r}")
     key = train.recipe_key(config, model_fn(), train_queries, train_docs, dev)
+    from tqdm.auto import tqdm
+
+    names = {(kind, w): f"runs/regulariser-{key}-{kind}-{w:g}.json" for kind, w in settings_}
+    to_train = sum(not (cache and settings.cached_path(n).exists()) for n in names.values())
     rows = []
-    for kind, w in settings_:
-        name = f"runs/regulariser-{key}-{kind}-{w:g}.json"
+    for kind, w in tqdm(settings_, desc=f"regulariser grid ({to_train} of {len(settings_)} runs to train)", unit="run",
+                        disable=not (progress and to_train)):
+        name = names[(kind, w)]
         path = settings.cached_path(name)                  # the user's cache, else the shared one
         if cache and path.exists():
             try:

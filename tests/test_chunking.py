@@ -150,6 +150,23 @@ def test_compare_chunking_finds_the_answer_past_the_window():
     assert calls and set(calls) == {10}
 
 
+def test_compare_chunking_encodes_every_passage_in_its_first_call():
+    """One encode call holds every passage any setting needs, so a first run shows one progress bar for all of it."""
+    enc = BagOfWordsEncoder(max_seq_length=10)
+    calls = []
+    encode = enc.encode
+    enc.encode = lambda texts, normalize=True: calls.append(list(texts)) or encode(texts, normalize)
+    filler = [f"f{i}" for i in range(12)]
+    corpus = {f"doc{i}": {"title": "", "text": " ".join(filler + [f"key{i}", f"word{i}"])} for i in range(4)}
+    queries, qrels = {f"q{i}": f"key{i} word{i}" for i in range(4)}, {f"q{i}": {f"doc{i}": 1} for i in range(4)}
+    split = lambda qs: ({q: queries[q] for q in qs}, {q: qrels[q] for q in qs})
+    chunking.compare_chunking(enc, corpus, split(("q0", "q1")), split(("q2", "q3")), passage_grid=(4, 0),
+                              overlaps=(0.0, 0.5))
+    first = set(calls[1])                                    # calls[0] is encode_corpus's
+    later = {t for call in calls[2:] for t in call if t not in queries.values()}
+    assert later and later <= first, f"passages encoded after the first passage call: {sorted(later - first)[:3]}"
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: chunking.split_passages(TEXT, WordTokenizer(), 0, 1), ValueError, "passage_tokens=0"),
     (lambda: chunking.split_passages(TEXT, WordTokenizer(), 4, 5), ValueError, "1 <= stride <= passage_tokens"),

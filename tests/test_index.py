@@ -206,7 +206,7 @@ def test_suggest_nlist():
     assert ix.MIN_POINTS_PER_CENTROID * ix.suggest_nlist(3000) <= 3000
 
 
-def test_queries_per_second_is_queries_over_the_best_runs_seconds(clustered, monkeypatch):
+def test_queries_per_second_is_one_over_the_median_single_query_time_after_a_warm_up(clustered, monkeypatch):
     import faiss
 
     Q, D = clustered
@@ -214,26 +214,48 @@ def test_queries_per_second_is_queries_over_the_best_runs_seconds(clustered, mon
     real, now, calls = idx.index, [0.0], []
 
     class Clocked:
-        """The real FAISS index on a fake clock: a first search costs 50 ms (set-up), then 1 ms + 0.1 ms a query."""
+        """The real FAISS index on a fake clock: a first search costs 50 ms (set-up), then 1 ms + 0.1 ms a query,
+        and every 7th call 30 ms more (another process took the CPU)."""
         d, ntotal, is_trained = real.d, real.ntotal, True
 
         def search(self, X, k):
-            now[0] += (0.05 if not calls else 0.0) + 0.001 + 0.0001 * len(X)
+            now[0] += (0.05 if not calls else 0.0) + 0.001 + 0.0001 * len(X) + (0.03 if len(calls) % 7 == 6 else 0.0)
             calls.append((len(X), k, faiss.omp_get_max_threads()))
             return real.search(X, k)
 
     idx.index = Clocked()
     monkeypatch.setattr(ix.time, "perf_counter", lambda: now[0])
     threads = faiss.omp_get_max_threads()
-    # one at a time: 20 searches of 1.1 ms, the first run 50 ms slower; best of 3 runs = 22 ms
-    assert ix.queries_per_second(idx, Q[:20], k=5, repeat=3) == pytest.approx(20 / 0.022)
-    assert calls == [(1, 5, 1)] * 60 and faiss.omp_get_max_threads() == threads   # on 1 thread, then restored
+    # one at a time: 10 untimed warm-up calls (the 50 ms set-up among them), then 3 x 60 timed calls of 1.1 ms,
+    # a seventh of them 31.1 ms: the median is 1.1 ms, where the mean would be 5.4 ms
+    got = ix.queries_per_second(idx, Q[:60], k=5, repeat=3)
+    assert got == pytest.approx(1 / 0.0011), f"expected 1 / median = {1 / 0.0011:.1f} q/s, got {got:.1f}"
+    assert calls == [(1, 5, 1)] * (10 + 180) and faiss.omp_get_max_threads() == threads   # on 1 thread, then restored
     calls.clear()
-    assert ix.queries_per_second(idx, Q[:20], repeat=1) == pytest.approx(20 / 0.072)   # one run keeps its set-up
+    assert ix.queries_per_second(idx, Q[:60], repeat=1, warmup=0) == pytest.approx(1 / 0.0011)
+    assert len(calls) == 60
     calls.clear()
-    # as a batch: one search of 1 ms + 20 x 0.1 ms; best of 2 runs (53 ms, 3 ms)
+    # as a batch: one search of 1 ms + 20 x 0.1 ms; best of 2 runs
+    now[0] = 0.0
     assert ix.queries_per_second(idx, Q[:20], one_at_a_time=False, repeat=2) == pytest.approx(20 / 0.003)
     assert calls == [(20, 10, 1)] * 2
+
+
+def test_median_seconds_warms_up_then_times_each_call(monkeypatch):
+    now, seen = [0.0], []
+
+    def call(i):                                   # query i takes i ms; the first call 1 s more (set-up)
+        now[0] += (1.0 if not seen else 0.0) + i / 1000
+        seen.append(i)
+
+    monkeypatch.setattr(ix.time, "perf_counter", lambda: now[0])
+    got = ix.median_seconds(call, 5, warmup=2, repeat=2)
+    assert seen == [0, 1] + [0, 1, 2, 3, 4] * 2, f"expected 2 warm-up calls then each query twice, got {seen}"
+    assert got == pytest.approx(0.002), f"expected the median 2 ms, got {got * 1000:.3f} ms"
+    with pytest.raises(ValueError, match="at least one query"):
+        ix.median_seconds(call, 0)
+    with pytest.raises(ValueError, match="repeat"):
+        ix.median_seconds(call, 5, repeat=0)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "ip"])
