@@ -229,6 +229,22 @@ def _shared_bins(*samples: np.ndarray, n: int = 40) -> np.ndarray:
     return np.linspace(lo - pad, hi + pad, n + 1)
 
 
+def _label_panel(ax, name: str, xlabel: str) -> None:
+    """One histogram panel's title, x label, grid and legend."""
+    ax.set_title(name, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _density_panels(fig, axes, title: str):
+    """Finish a row of density-histogram panels: the y label on the first, the figure's title; returns the figure."""
+    axes[0].set_ylabel("density")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def norm_histograms(norms: Mapping[str, tuple], title: str = "Vector norms as served: queries vs documents"):
     """One panel per setup: the histogram of the query norms and of the document norms, on shared bins.
 
@@ -244,14 +260,8 @@ def norm_histograms(norms: Mapping[str, tuple], title: str = "Vector norms as se
         bins = _shared_bins(q, d)
         ax.hist(q, bins=bins, density=True, alpha=0.55, label=f"queries (mean {q.mean():.2f})")
         ax.hist(d, bins=bins, density=True, alpha=0.55, label=f"documents (mean {d.mean():.2f})")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("L2 norm ||v||")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("density")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+        _label_panel(ax, name, "L2 norm ||v||")
+    return _density_panels(fig, axes, title)
 
 
 def cosine_histograms(samples: Mapping[str, tuple],
@@ -276,14 +286,8 @@ def cosine_histograms(samples: Mapping[str, tuple],
         for values, label in ((rnd, "random pairs"), (rel, "relevant pairs")):
             patches = ax.hist(values, bins=bins, density=True, alpha=0.55, label=f"{label} (mean {values.mean():.2f})")[2]
             ax.axvline(values.mean(), color=patches[0].get_facecolor(), lw=1.5, alpha=1)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("cosine similarity")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("density")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+        _label_panel(ax, name, "cosine similarity")
+    return _density_panels(fig, axes, title)
 
 
 def k_occurrence_distribution(counts: Mapping[str, Sequence[int]], k: int = 10,
